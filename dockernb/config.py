@@ -1,0 +1,139 @@
+"""Engine configuration: the state root, registry mirrors and insecure registries (layer L0).
+
+The one place that reads configuration. Sources, lowest precedence first:
+
+1. built-in defaults (root: ``/var/lib/dockernb``; others: ``$XDG_DATA_HOME/dockernb``);
+2. a ``daemon.json``-style file with Docker's keys (``data-root``, ``registry-mirrors``,
+   ``insecure-registries``), at ``$DOCKERNB_CONFIG`` or, by default, ``/etc/dockernb/daemon.json``
+   for root and ``$XDG_CONFIG_HOME/dockernb/daemon.json`` otherwise;
+3. the environment: ``DOCKERNB_ROOT``, ``DOCKERNB_REGISTRY_MIRRORS``,
+   ``DOCKERNB_INSECURE_REGISTRIES`` (comma- or space-separated lists),
+   ``DOCKERNB_IMAGE_STORES`` (extra read-only image stores, like podman's additionalimagestores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockernb.errors import InvalidConfig
+
+__all__ = ["Config", "default_config_file", "default_root", "load_config"]
+
+
+def _xdg(var: str, fallback: str, env: Mapping[str, str]) -> Path:
+    value = env.get(var)
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path(env.get("HOME") or os.path.expanduser("~")) / fallback
+
+
+def default_root(env: Mapping[str, str] | None = None, uid: int | None = None) -> Path:
+    env = os.environ if env is None else env
+    uid = os.geteuid() if uid is None else uid
+    if uid == 0:
+        return Path("/var/lib/dockernb")
+    return _xdg("XDG_DATA_HOME", ".local/share", env) / "dockernb"
+
+
+def default_config_file(env: Mapping[str, str] | None = None, uid: int | None = None) -> Path:
+    env = os.environ if env is None else env
+    uid = os.geteuid() if uid is None else uid
+    if env.get("DOCKERNB_CONFIG"):
+        return Path(env["DOCKERNB_CONFIG"])
+    if uid == 0:
+        return Path("/etc/dockernb/daemon.json")
+    return _xdg("XDG_CONFIG_HOME", ".config", env) / "dockernb" / "daemon.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """What the engine needs to know before it touches anything."""
+
+    root: Path
+    registry_mirrors: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()
+    image_stores: tuple[Path, ...] = ()
+    rootless: bool = False
+    config_file: Path | None = None
+    #: where each value came from ("default", "file", "env"), for `dockernb info`
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(p for p in re.split(r"[,\s]+", value.strip()) if p)
+
+
+def _mirror(url: str) -> str:
+    # docker accepts mirrors only as URLs; a bare host:port is a common slip, so take it as http
+    if "://" not in url:
+        url = "http://" + url
+    if not re.match(r"^https?://[^/\s]+/?$", url):
+        raise InvalidConfig(f"invalid mirror: {url!r} (want scheme://host[:port])")
+    return url.rstrip("/")
+
+
+def _list_of_str(data: Mapping[str, object], key: str, path: Path) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidConfig(f"{path}: {key!r} must be a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def load_config(env: Mapping[str, str] | None = None, uid: int | None = None) -> Config:
+    """Read the configuration (environment wins over the file, the file over defaults).
+
+    Raises:
+        InvalidConfig: the file is not valid JSON or a value has the wrong shape.
+    """
+    env = os.environ if env is None else env
+    uid = os.geteuid() if uid is None else uid
+    sources: dict[str, str] = {"root": "default", "registry-mirrors": "default", "insecure-registries": "default"}
+
+    path = default_config_file(env, uid)
+    data: dict[str, object] = {}
+    if path.is_file():
+        try:
+            loaded = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise InvalidConfig(f"unable to configure the engine: {path}: {err}") from err
+        if not isinstance(loaded, dict):
+            raise InvalidConfig(f"unable to configure the engine: {path}: not a JSON object")
+        data = loaded
+
+    root = default_root(env, uid)
+    if "data-root" in data:
+        value = data["data-root"]
+        if not isinstance(value, str) or not os.path.isabs(value):
+            raise InvalidConfig(f"{path}: 'data-root' must be an absolute path")
+        root, sources["root"] = Path(value), "file"
+    mirrors = _list_of_str(data, "registry-mirrors", path)
+    if mirrors:
+        sources["registry-mirrors"] = "file"
+    insecure = _list_of_str(data, "insecure-registries", path)
+    if insecure:
+        sources["insecure-registries"] = "file"
+
+    if env.get("DOCKERNB_ROOT"):
+        if not os.path.isabs(env["DOCKERNB_ROOT"]):
+            raise InvalidConfig("DOCKERNB_ROOT must be an absolute path")
+        root, sources["root"] = Path(env["DOCKERNB_ROOT"]), "env"
+    if "DOCKERNB_REGISTRY_MIRRORS" in env:
+        mirrors, sources["registry-mirrors"] = _split(env["DOCKERNB_REGISTRY_MIRRORS"]), "env"
+    if "DOCKERNB_INSECURE_REGISTRIES" in env:
+        insecure, sources["insecure-registries"] = _split(env["DOCKERNB_INSECURE_REGISTRIES"]), "env"
+    stores = tuple(Path(p) for p in _split(env.get("DOCKERNB_IMAGE_STORES", "")))
+
+    return Config(
+        root=root,
+        registry_mirrors=tuple(_mirror(m) for m in mirrors),
+        insecure_registries=insecure,
+        image_stores=stores,
+        rootless=uid != 0,
+        config_file=path if path.is_file() else None,
+        sources=sources,
+    )

@@ -1,0 +1,43 @@
+"""The Engine: one object per state root, wiring every service (layer L6).
+
+Front ends hold an Engine and call its services; several engines (a notebook kernel, a CLI,
+the API server) can share one root at once, through the file locks in ``dockernb.store``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+
+from dockernb.config import Config, load_config
+from dockernb.engine.system import SystemService
+
+__all__ = ["Engine", "from_env"]
+
+
+class Engine:
+    """Like a docker daemon, but a library: ``with Engine.from_env() as eng: eng.system.info()``."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.system = SystemService(config)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Engine:
+        """An engine configured from the environment and the daemon.json file (see dockernb.config)."""
+        return cls(load_config(env))
+
+    def close(self) -> None:
+        """Release what the engine holds; containers keep running (their monitors own them)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Engine:
+    return Engine.from_env(env)

@@ -1,0 +1,300 @@
+"""The one exception hierarchy of dockernb (layer L0, stdlib only).
+
+Every category carries the HTTP status the Engine API server answers with and the
+exit code the CLI uses; leaves build their own message, in Docker's words where
+Docker has some (../shared/golden records them), so raise sites stay one line::
+
+    DockernbError                      root: catch this to catch everything dockernb raises
+    ├── NotFound            (404)      NoSuchContainer, NoSuchImage, NoSuchObject, NoSuchNetwork,
+    │                                  NoSuchVolume, NoSuchExec, ManifestUnknown
+    ├── InvalidArgument     (400)      InvalidReference, InvalidPortSpec, InvalidMountSpec,
+    │                                  InvalidFilter, InvalidConfig, DockerfileParseError
+    ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated
+    ├── Unauthorized        (401)      RegistryAuthRequired
+    ├── Forbidden           (403)
+    ├── Unavailable         (503)      ProbeFailed (carries the probe that failed)
+    ├── NotSupported        (501)
+    ├── RuntimeFailure      (500)      ContainerStartFailed <- CommandNotFound (127),
+    │                                  CommandNotExecutable (126); BuildError
+    ├── RegistryError       (502)      the registry's own message
+    └── InternalError       (500)      an invariant broke; always logged with a traceback
+
+Callers test the class, never the message. Wrap with ``raise X(...) from err``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BuildError",
+    "CommandNotExecutable",
+    "CommandNotFound",
+    "Conflict",
+    "ContainerStartFailed",
+    "ContainerStateConflict",
+    "DockerfileParseError",
+    "DockernbError",
+    "Forbidden",
+    "ImageInUse",
+    "InternalError",
+    "InvalidArgument",
+    "InvalidConfig",
+    "InvalidFilter",
+    "InvalidMountSpec",
+    "InvalidPortSpec",
+    "InvalidReference",
+    "ManifestUnknown",
+    "NameInUse",
+    "NoSuchContainer",
+    "NoSuchExec",
+    "NoSuchImage",
+    "NoSuchNetwork",
+    "NoSuchObject",
+    "NoSuchVolume",
+    "NotFound",
+    "NotSupported",
+    "PortAllocated",
+    "ProbeFailed",
+    "RegistryAuthRequired",
+    "RegistryError",
+    "RuntimeFailure",
+    "Unauthorized",
+    "Unavailable",
+]
+
+
+class DockernbError(Exception):
+    """Root of every error dockernb raises on purpose."""
+
+    http_status: int = 500
+    #: exit code of the CLI for this error (run/create use 125 for engine errors instead)
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- categories -------------------------------------------------------------------
+
+
+class NotFound(DockernbError):
+    """The named object does not exist."""
+
+    http_status = 404
+
+
+class InvalidArgument(DockernbError):
+    """The caller asked for something malformed; nothing was changed."""
+
+    http_status = 400
+
+
+class Conflict(DockernbError):
+    """The request conflicts with the current state (name taken, container running...)."""
+
+    http_status = 409
+
+
+class Unauthorized(DockernbError):
+    """Credentials are missing or wrong."""
+
+    http_status = 401
+
+
+class Forbidden(DockernbError):
+    """The request is understood and refused."""
+
+    http_status = 403
+
+
+class Unavailable(DockernbError):
+    """A capability this machine lacks; the message says which probe failed."""
+
+    http_status = 503
+
+
+class NotSupported(DockernbError):
+    """A docker feature dockernb does not implement."""
+
+    http_status = 501
+
+
+class RuntimeFailure(DockernbError):
+    """Running something failed."""
+
+    http_status = 500
+
+
+class RegistryError(DockernbError):
+    """The registry answered with an error; the message is the registry's."""
+
+    http_status = 502
+
+
+class InternalError(DockernbError):
+    """An invariant broke (corrupt state, a transition outside the table)."""
+
+    http_status = 500
+
+
+# --- not found --------------------------------------------------------------------
+
+
+class NoSuchContainer(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No such container: {name}")
+        self.name = name
+
+
+class NoSuchImage(NotFound):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"No such image: {ref}")
+        self.ref = ref
+
+
+class NoSuchObject(NotFound):
+    """`inspect` without --type found neither a container nor an image (or ...)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No such object: {name}")
+        self.name = name
+
+
+class NoSuchNetwork(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"network {name} not found")
+        self.name = name
+
+
+class NoSuchVolume(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"get {name}: no such volume")
+        self.name = name
+
+
+class NoSuchExec(NotFound):
+    def __init__(self, exec_id: str) -> None:
+        super().__init__(f"No such exec instance: {exec_id}")
+        self.exec_id = exec_id
+
+
+class ManifestUnknown(NotFound):
+    """The registry has no manifest for this reference (docker's wording)."""
+
+    def __init__(self, ref: str, detail: str = "manifest unknown") -> None:
+        super().__init__(f"manifest for {ref} not found: manifest unknown: {detail}")
+        self.ref = ref
+
+
+# --- invalid argument -------------------------------------------------------------
+
+
+class InvalidReference(InvalidArgument):
+    """A malformed image reference, in docker's words (`invalid reference format...`)."""
+
+    def __init__(self, ref: str, reason: str = "") -> None:
+        text = "invalid reference format"
+        if reason:
+            text += f": {reason}"
+        super().__init__(text)
+        self.ref = ref
+        self.reason = reason
+
+
+class InvalidPortSpec(InvalidArgument):
+    pass
+
+
+class InvalidMountSpec(InvalidArgument):
+    pass
+
+
+class InvalidFilter(InvalidArgument):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Invalid filter '{name}'")
+        self.name = name
+
+
+class InvalidConfig(InvalidArgument):
+    """A configuration file or environment variable has a bad value."""
+
+
+class DockerfileParseError(InvalidArgument):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"dockerfile parse error line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+# --- conflict ---------------------------------------------------------------------
+
+
+class NameInUse(Conflict):
+    def __init__(self, name: str, container_id: str) -> None:
+        super().__init__(
+            f'Conflict. The container name "/{name}" is already in use by container "{container_id}". '
+            "You have to remove (or rename) that container to be able to reuse that name."
+        )
+        self.name = name
+        self.container_id = container_id
+
+
+class ContainerStateConflict(Conflict):
+    """The container is in the wrong state for the verb; the message is docker's sentence."""
+
+
+class ImageInUse(Conflict):
+    pass
+
+
+class PortAllocated(Conflict):
+    pass
+
+
+# --- auth, availability -----------------------------------------------------------
+
+
+class RegistryAuthRequired(Unauthorized):
+    pass
+
+
+class ProbeFailed(Unavailable):
+    """A feature is unavailable; ``probe`` names the check and ``hint`` the next thing to try."""
+
+    def __init__(self, message: str, *, probe: str = "", hint: str = "") -> None:
+        text = message
+        if probe:
+            text += f" (probe: {probe})"
+        if hint:
+            text += f"; {hint}"
+        super().__init__(text)
+        self.probe = probe
+        self.hint = hint
+
+
+# --- runtime ----------------------------------------------------------------------
+
+
+class ContainerStartFailed(RuntimeFailure):
+    pass
+
+
+class CommandNotFound(ContainerStartFailed):
+    exit_code = 127
+
+
+class CommandNotExecutable(ContainerStartFailed):
+    exit_code = 126
+
+
+class BuildError(RuntimeFailure):
+    """A build step failed; ``exit_code`` is the failing RUN's code when there is one."""
+
+    def __init__(self, message: str, *, step: int = 0, instruction: str = "", code: int = 1) -> None:
+        super().__init__(message)
+        self.step = step
+        self.instruction = instruction
+        self.exit_code = code

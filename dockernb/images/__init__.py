@@ -1,0 +1,1 @@
+"""Image records, unpacking content into snapshots, save/load archives (L3)."""

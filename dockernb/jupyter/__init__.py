@@ -1,0 +1,1 @@
+"""The jupyter_server extension behind the JupyterLab sidebar (L8)."""

@@ -1,0 +1,1 @@
+"""The offline image kit: honest images from Debian packages, published to local registries."""

@@ -1,0 +1,1 @@
+"""The per-container supervisor that outlives its caller (L4)."""

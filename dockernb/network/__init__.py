@@ -1,0 +1,1 @@
+"""Network drivers (none, host, bridge, slirp4netns/pasta) and port publishing (L3)."""

@@ -1,0 +1,1 @@
+"""dockernb's small runc: an OCI bundle turned into namespaced processes (L4)."""

@@ -1,0 +1,1 @@
+"""On-disk plumbing: the root directory layout, atomic JSON writes and file locks (L1)."""

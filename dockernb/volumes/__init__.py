@@ -1,0 +1,1 @@
+"""Named volumes and bind-mount resolution (L3)."""
