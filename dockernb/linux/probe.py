@@ -208,7 +208,8 @@ def seccomp() -> Probe:
 
 
 def path_exists(path: str) -> Probe:
-    return Probe(path, os.path.exists(path), "present" if os.path.exists(path) else "absent on this kernel", f"stat {path}")
+    there = os.path.exists(path)
+    return Probe(path, there, "present" if there else "absent on this kernel", f"stat {path}")
 
 
 def ip_unprivileged_port_start() -> int:

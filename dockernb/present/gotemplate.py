@@ -92,7 +92,7 @@ def _printf(fmt: str, *args: Any) -> str:
         elif verb == "x":
             s = format(int(arg), "x") if isinstance(arg, int) else go_str(arg).encode().hex()
         elif verb == "f":
-            s = f"{float(arg):.{prec or 6}f}"
+            s = f"{float(arg or 0):.{prec or 6}f}"
         else:
             s = go_str(arg)
             if prec:
@@ -379,7 +379,7 @@ class _Exec:
                     args.append(value)
                 value = self.call(head.text, args, dot, where)
             else:
-                if len(cmd) > 1 and not (isinstance(head, _Tok) and head.kind == "field" and False):
+                if len(cmd) > 1:
                     raise TemplateError(f"template: {where}: can't give argument to non-function {head}")
                 value = evaluated[0] if isinstance(head, tuple) else self.operand(head, dot, where)
         return value

@@ -88,7 +88,10 @@ def info_data(i: SystemInfo) -> Struct:
             "Name": i.hostname,
             "ServerVersion": "",
             "Rootless": i.rootless,
-            "RegistryConfig": {"Mirrors": list(i.registry_mirrors), "InsecureRegistryCIDRs": list(i.insecure_registries)},
+            "RegistryConfig": {
+                "Mirrors": list(i.registry_mirrors),
+                "InsecureRegistryCIDRs": list(i.insecure_registries),
+            },
             "Features": {f.name: {"Available": f.available, "Detail": f.detail, "Probe": f.check} for f in i.features},
         },
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["human_duration", "human_size", "human_size_binary", "short_id", "time_ago"]
 
@@ -62,7 +62,7 @@ def human_duration(seconds: float) -> str:
 
 
 def time_ago(when: datetime, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return human_duration((now - when).total_seconds()) + " ago"
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: dockernb against the reference engines (runc, podman, docker), side by side, as ratios."""
