@@ -71,7 +71,6 @@ class _Issuer:
     def __init__(self, auth_dir: Path) -> None:
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
-
         from cryptography.hazmat.primitives.asymmetric import ec
 
         key = serialization.load_pem_private_key((auth_dir / "token.key").read_bytes(), password=None)
