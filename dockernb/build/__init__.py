@@ -1,0 +1,1 @@
+"""The Dockerfile builder and its layer cache (L5)."""
