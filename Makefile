@@ -2,7 +2,7 @@
 # Every target does its own setup (Debian packages as root, .venv), idempotently.
 
 PY      := .venv/bin/python
-KITENV   = $(shell $(PY) -m dockernb.labkit env 2>/dev/null)
+KITENV   = $(shell $(PY) -m dockernb.labkit env 2>/dev/null | sed 's/^export //')
 PYTEST_ARGS ?=
 
 .PHONY: setup kit demo test lint unit test-root test-rootless lab bench clean kit-down
