@@ -32,6 +32,7 @@ demo: kit
 	@env $(KITENV) $(PY) -m dockernb.demo
 
 lab: kit
+	@$(PY) -c 'import jupyterlab' 2>/dev/null || .venv/bin/pip install -q jupyterlab
 	@env $(KITENV) $(PY) -m dockernb.demo --lab
 
 bench: kit
