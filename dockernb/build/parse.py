@@ -567,9 +567,7 @@ def _parse_run(req: _Req) -> RunInstr:
     args = _json_args(req)
     if req.heredocs and (len(args) != 1 or req.json):
         raise req.fail(f"parsing produced an invalid run command: [{' '.join(args)}]")
-    return RunInstr(
-        **req.base(), args=args, json_form=req.json, network=network, heredocs=req.heredocs
-    )
+    return RunInstr(**req.base(), args=args, json_form=req.json, network=network, heredocs=req.heredocs)
 
 
 def _parse_cmd(req: _Req) -> CmdInstr:
