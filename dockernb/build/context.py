@@ -41,7 +41,6 @@ __all__ = [
     "context_from_stream",
     "has_wildcards",
     "match_path",
-    "sources_checksum",
 ]
 
 DEFAULT_DOCKERFILE = "Dockerfile"
@@ -245,13 +244,6 @@ class BuildContext:
                 members=tuple(m[cut:] for m in self.walk(real)),
             )
         return SourceFile(rel=clean, path=self.root / real, is_dir=False, checksum="file:" + self.checksum(real))
-
-
-def sources_checksum(sources: Sequence[SourceFile]) -> str:
-    """One checksum for a COPY's sources: the source's own, or docker's ``multi:`` over several."""
-    if len(sources) == 1:
-        return sources[0].checksum
-    return "multi:" + hashlib.sha256(",".join(s.checksum for s in sources).encode()).hexdigest()
 
 
 # --- wildcards (Go's filepath.Match, which COPY uses) -------------------------------------------
