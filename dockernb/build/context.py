@@ -514,7 +514,7 @@ def context_from_stream(
     counted = _CountingReader(stream)
     head = counted.peek(2 * _BLOCK)
     if not _is_archive(head):
-        text = (head + counted.read()).decode("utf-8", "surrogateescape")
+        text = counted.read().decode("utf-8", "surrogateescape")
         if dockerfile == "-":
             raise BuildContextError("unable to prepare context: build context is not an archive")
         size = _tar_entry_size(DEFAULT_DOCKERFILE, len(text.encode("utf-8", "surrogateescape"))) + 2 * _BLOCK
@@ -597,8 +597,8 @@ def _is_archive(head: bytes) -> bool:
 def _safe_extract(stream: _CountingReader, root: Path) -> dict[str, ContextEntry]:
     """Unpack a context tar under ``root`` without ever writing outside it.
 
-    Python 3.11.2 has no extraction filters, so this is done by hand: names are cleaned and
-    must stay inside; every parent is created as a real directory (an existing symlink in
+    Python 3.11.2 has no extraction filters, so this is done by hand: names are cleaned as if
+    rooted at ``root`` (``../x`` is ``x``, as in docker's chrooted unpacking); every parent is created as a real directory (an existing symlink in
     the way is refused, so a crafted ``link -> /etc`` then ``link/passwd`` cannot escape);
     files are created with O_NOFOLLOW|O_EXCL; only regular files, directories, symlinks and
     hard links (to files already unpacked) are kept; device nodes and fifos are skipped.
@@ -610,11 +610,10 @@ def _safe_extract(stream: _CountingReader, root: Path) -> dict[str, ContextEntry
         raise BuildContextError(f"unable to prepare context: {err}") from None
     try:
         for member in tar:
+            # rooted cleaning: "../x" and "/x" land at "x", inside, as under docker's chroot
             rel = clean_path("/" + member.name)[1:]
             if not rel:
                 continue
-            if rel == ".." or rel.startswith("../"):
-                raise BuildContextError(f"unable to prepare context: invalid path in archive: {member.name}")
             target = root / rel
             _make_parents(root, rel)
             mode = member.mode & 0o7777
