@@ -37,7 +37,7 @@ ENV = {"A": "a", "EMPTY": "", "SP": "x y", "PATH": "/bin"}
         ('"\\$A"', "$A"),
         ('"a\\nb"', "a\\nb"),  # inside double quotes only \" \$ \\ are escapes
         ("a\\ b", "a b"),
-        ('"x"y\'z\'', "xyz"),
+        ("\"x\"y'z'", "xyz"),
         ("$", "$"),
         ("$1", ""),
         ("100%", "100%"),
@@ -107,7 +107,7 @@ def test_expanded_instructions() -> None:
     # RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD are left to the shell
     r = expand_instruction(run, ENV, lexer)
     assert isinstance(r, RunInstr) and r.args == ("echo $A",)
-    for text in ('CMD echo $A\n', 'ENTRYPOINT ["$A"]\n', "HEALTHCHECK CMD $A\n", "ONBUILD RUN $A\n", 'SHELL ["$A"]\n'):
+    for text in ("CMD echo $A\n", 'ENTRYPOINT ["$A"]\n', "HEALTHCHECK CMD $A\n", "ONBUILD RUN $A\n", 'SHELL ["$A"]\n'):
         (cmd,) = commands(text)
         assert expand_instruction(cmd, ENV, lexer) is cmd
 

@@ -79,7 +79,7 @@ def test_run_shell_exec_and_network() -> None:
     assert exec_form.args == ("echo", "a b") and exec_form.json_form
     assert one("RUN --network=none true\n").network == "none"
     # a JSON array with non-strings is an error; anything else not JSON is shell form (docker)
-    assert one('RUN ["echo", \'a\']\n').args == ("[\"echo\", 'a']",)
+    assert one("RUN [\"echo\", 'a']\n").args == ("[\"echo\", 'a']",)
 
 
 def test_cmd_entrypoint_shell() -> None:
