@@ -598,10 +598,11 @@ def _safe_extract(stream: _CountingReader, root: Path) -> dict[str, ContextEntry
     """Unpack a context tar under ``root`` without ever writing outside it.
 
     Python 3.11.2 has no extraction filters, so this is done by hand: names are cleaned as if
-    rooted at ``root`` (``../x`` is ``x``, as in docker's chrooted unpacking); every parent is created as a real directory (an existing symlink in
-    the way is refused, so a crafted ``link -> /etc`` then ``link/passwd`` cannot escape);
-    files are created with O_NOFOLLOW|O_EXCL; only regular files, directories, symlinks and
-    hard links (to files already unpacked) are kept; device nodes and fifos are skipped.
+    rooted at ``root`` (``../x`` is ``x``, as in docker's chrooted unpacking); every parent is
+    created as a real directory (an existing symlink in the way is refused, so a crafted
+    ``link -> /etc`` then ``link/passwd`` cannot escape); files are created with
+    O_NOFOLLOW|O_EXCL; only regular files, directories, symlinks and hard links (to files
+    already unpacked) are kept; device nodes and fifos are skipped.
     """
     entries: dict[str, ContextEntry] = {}
     try:

@@ -12,6 +12,9 @@ from dockernb.spec.events import BuildCacheHit, BuildStep
 from tests import golden
 from tests.unit.build.conftest import Harness
 
+# build code must run unprivileged on Debian's Python 3.11.2: these run in the rootless pass too
+pytestmark = pytest.mark.rootless
+
 
 def golden_build(harness: Harness, case_id: str, name: str = "ctx", **opts: object) -> tuple[int, str, str]:
     case = golden.expected(case_id)

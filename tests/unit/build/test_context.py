@@ -13,6 +13,9 @@ from dockernb.build.context import context_from_dir, context_from_stream, has_wi
 from dockernb.errors import BuildContextError, CopySourceNotFound, DockerfileInvalid, InvalidArgument
 from tests import golden
 
+# build code must run unprivileged on Debian's Python 3.11.2: these run in the rootless pass too
+pytestmark = pytest.mark.rootless
+
 
 def write(root: Path, files: dict[str, str]) -> Path:
     for name, content in files.items():
@@ -132,7 +135,6 @@ def test_dockerfile_as_text(tmp_path: Path) -> None:
     assert "Dockerfile" in ctx.entries  # the file on disk is just another file then
 
 
-@pytest.mark.rootless
 def test_unreadable_file_is_a_context_error(tmp_path: Path) -> None:
     write(tmp_path, {"Dockerfile": "FROM a\n", "secret": "s"})
     (tmp_path / "secret").chmod(0)

@@ -7,6 +7,9 @@ import pytest
 from dockernb.build.dockerignore import PatternMatcher, matches, read_dockerignore
 from dockernb.errors import InvalidArgument
 
+# build code must run unprivileged on Debian's Python 3.11.2: these run in the rootless pass too
+pytestmark = pytest.mark.rootless
+
 
 def excluded(patterns_text: str, path: str) -> bool:
     return matches(path, read_dockerignore(patterns_text))

@@ -8,6 +8,9 @@ from dockernb.build.expand import BuildArgs, Lexer, expand_from, expand_instruct
 from dockernb.build.parse import CopyInstr, EnvInstr, ExposeInstr, RunInstr, parse_dockerfile
 from dockernb.errors import SubstitutionError
 
+# build code must run unprivileged on Debian's Python 3.11.2: these run in the rootless pass too
+pytestmark = pytest.mark.rootless
+
 ENV = {"A": "a", "EMPTY": "", "SP": "x y", "PATH": "/bin"}
 
 

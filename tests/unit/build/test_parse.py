@@ -29,6 +29,9 @@ from dockernb.build.parse import (
 from dockernb.errors import DockerfileInvalid, DockerfileParseError
 from tests import golden
 
+# build code must run unprivileged on Debian's Python 3.11.2: these run in the rootless pass too
+pytestmark = pytest.mark.rootless
+
 NO_DEST = "requires at least two arguments, but only one was provided. Destination could not be determined"
 BUILDKIT = (
     "the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build "
