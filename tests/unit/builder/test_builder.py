@@ -10,7 +10,7 @@ import pytest
 from dockernb.build.image import ImageDoc, RunConfig
 from dockernb.spec.events import BuildCacheHit, BuildStep
 from tests import golden
-from tests.unit.build.conftest import Harness
+from tests.unit.builder.conftest import Harness
 
 # build code must run unprivileged on Debian's Python 3.11.2: these run in the rootless pass too
 pytestmark = pytest.mark.rootless
