@@ -10,7 +10,7 @@ Docker has some (../shared/golden records them), so raise sites stay one line::
     ├── InvalidArgument     (400)      InvalidReference, InvalidPortSpec, InvalidMountSpec,
     │                                  InvalidFilter, InvalidConfig, DockerfileParseError, DockerfileInvalid,
     │                                  BuildContextError, BuildTargetNotFound, SubstitutionError,
-    │                                  CopySourceNotFound
+    │                                  CopySourceNotFound, InvalidChange
     ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated
     ├── Unauthorized        (401)      RegistryAuthRequired
     ├── Forbidden           (403)
@@ -43,6 +43,7 @@ __all__ = [
     "ImageInUse",
     "InternalError",
     "InvalidArgument",
+    "InvalidChange",
     "InvalidConfig",
     "InvalidFilter",
     "InvalidMountSpec",
@@ -238,6 +239,14 @@ class DockerfileParseError(InvalidArgument):
 
 class DockerfileInvalid(InvalidArgument):
     """The Dockerfile as a whole is unusable (empty, no instruction); the message is docker's."""
+
+
+class InvalidChange(InvalidArgument):
+    """``commit --change`` with an instruction docker does not allow there."""
+
+    def __init__(self, instruction: str) -> None:
+        super().__init__(f"{instruction} is not a valid change command")
+        self.instruction = instruction
 
 
 class BuildContextError(InvalidArgument):

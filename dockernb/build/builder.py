@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dockernb._version import DOCKER_COMPAT
+from dockernb.build.apply import ConfigState, apply_config
 from dockernb.build.cache import BuildCache, step_key
 from dockernb.build.context import BuildContext
 from dockernb.build.executor import BaseImage, CopySource, CopySpec, Executor, Layer, RunSpec
@@ -43,17 +44,7 @@ from dockernb.build.parse import (
     Command,
     CopyInstr,
     EntrypointInstr,
-    EnvInstr,
-    ExposeInstr,
-    HealthcheckInstr,
-    LabelInstr,
-    MaintainerInstr,
-    OnbuildInstr,
     RunInstr,
-    ShellInstr,
-    StopSignalInstr,
-    UserInstr,
-    VolumeInstr,
     WorkdirInstr,
     chomp,
     parse_dockerfile,
@@ -65,11 +56,8 @@ from dockernb.build.plan import (
     normalize_dest,
     normalize_tag,
     normalize_workdir,
-    parse_ports,
     plan_build,
     run_argv,
-    shell_form,
-    validate_signal,
 )
 from dockernb.errors import BuildError, DockernbError, InvalidArgument
 from dockernb.spec.events import (
@@ -297,9 +285,15 @@ class Builder:
             yield BuildContainer(container_id=cid, removed=True)
             return
         # config-only instructions: change the config, then commit an empty layer
-        note = self._apply_config(st, cmd, shell)
-        if note:
-            yield BuildWarning(text=note)
+        if isinstance(cmd, ArgInstr):
+            for name, default in cmd.args:
+                st.args.add_arg(name, default)
+        else:
+            edit = ConfigState(config=config, author=st.author, cmd_set=st.cmd_set)
+            note = apply_config(edit, cmd)
+            st.author, st.cmd_set = edit.author, edit.cmd_set
+            if note:
+                yield BuildWarning(text=note)
         if isinstance(cmd, CmdInstr):
             comment = f"CMD {quote_list(config.cmd)}"
         elif isinstance(cmd, EntrypointInstr):
@@ -316,64 +310,6 @@ class Builder:
         yield BuildContainer(container_id=cid)
         self._commit(st, record, layer=None, container_id=cid, key=key)
         yield BuildContainer(container_id=cid, removed=True)
-
-    def _apply_config(self, st: _Stage, cmd: Command, shell: list[str]) -> str:
-        """Change the stage's config as ``cmd`` says; returns a note docker prints, if any."""
-        config = st.config
-        if isinstance(cmd, EnvInstr):
-            for key, value in cmd.pairs:
-                config.set_env(key, value)
-        elif isinstance(cmd, LabelInstr):
-            labels = dict(config.labels or {})
-            labels.update(dict(cmd.pairs))
-            config.labels = labels
-        elif isinstance(cmd, ArgInstr):
-            for name, default in cmd.args:
-                st.args.add_arg(name, default)
-        elif isinstance(cmd, CmdInstr):
-            config.cmd = shell_form(cmd.args, cmd.json_form, shell)
-            if cmd.args:
-                st.cmd_set = True
-        elif isinstance(cmd, EntrypointInstr):
-            config.entrypoint = None if cmd.args is None else shell_form(cmd.args, cmd.json_form, shell)
-            if not st.cmd_set:
-                config.cmd = None
-        elif isinstance(cmd, ExposeInstr):
-            ports = dict(config.exposed_ports or {})
-            ports.update({p: {} for p in parse_ports(cmd.ports)})
-            config.exposed_ports = ports
-        elif isinstance(cmd, UserInstr):
-            config.user = cmd.user
-        elif isinstance(cmd, VolumeInstr):
-            volumes = dict(config.volumes or {})
-            volumes.update({p: {} for p in cmd.paths})
-            config.volumes = volumes
-        elif isinstance(cmd, StopSignalInstr):
-            validate_signal(cmd.signal)
-            config.stop_signal = cmd.signal
-        elif isinstance(cmd, ShellInstr):
-            config.shell = list(cmd.args)
-        elif isinstance(cmd, HealthcheckInstr):
-            note = ""
-            old = (config.healthcheck or {}).get("Test") or []
-            if old and old[0] != "NONE":
-                note = f"Note: overriding previous HEALTHCHECK: [{' '.join(old)}]"
-            health: dict[str, object] = {"Test": list(cmd.test)}
-            for field_name, number in (
-                ("Interval", cmd.interval_ns),
-                ("Timeout", cmd.timeout_ns),
-                ("StartPeriod", cmd.start_period_ns),
-                ("Retries", cmd.retries),
-            ):
-                if number:
-                    health[field_name] = number
-            config.healthcheck = health
-            return note
-        elif isinstance(cmd, OnbuildInstr):
-            config.on_build = [*(config.on_build or []), cmd.expression]
-        elif isinstance(cmd, MaintainerInstr):
-            st.author = cmd.name
-        return ""
 
     def _run(self, st: _Stage, cmd: RunInstr, opts: BuildOptions) -> Generator[BuildEvent, None, None]:
         config = st.config

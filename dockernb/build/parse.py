@@ -23,7 +23,7 @@ from typing import TypedDict
 import dockerfile as _tokenizer
 
 from dockernb.build.gosyntax import DurationError, parse_duration, quote
-from dockernb.errors import DockerfileInvalid, DockerfileParseError
+from dockernb.errors import DockerfileInvalid, DockerfileParseError, InvalidChange
 
 __all__ = [
     "ArgInstr",
@@ -292,14 +292,18 @@ def parse_dockerfile(text: str, *, name: str = "Dockerfile") -> Dockerfile:
 def parse_instructions(text: str, *, allow: Sequence[str] | None = None) -> list[Command]:
     """Parse instructions without the stage rules (ONBUILD triggers, ``commit --change``).
 
-    ``allow`` limits the instruction names (upper case); others raise ``<name> is not a valid
-    change command`` as docker's commit does.
+    ``allow`` limits the instruction names (upper case); others raise InvalidChange (``run is
+    not a valid change command``) as docker's commit does, before anything else is checked.
     """
-    commands, _, _ = _tokenize(text, "Dockerfile")
     if allow is not None:
-        for cmd in commands:
-            if cmd.keyword not in allow:
-                raise DockerfileParseError(cmd.line, f"{cmd.keyword.lower()} is not a valid change command")
+        try:
+            raw_commands = _tokenizer.parse_string(text)
+        except _tokenizer.GoParseError:
+            raw_commands = ()  # reported with its line just below
+        for raw in raw_commands:
+            if str(raw.cmd).upper() not in allow:
+                raise InvalidChange(str(raw.cmd).lower())
+    commands, _, _ = _tokenize(text, "Dockerfile")
     return commands
 
 

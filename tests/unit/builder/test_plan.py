@@ -18,6 +18,7 @@ from dockernb.build.plan import (
     validate_signal,
 )
 from dockernb.errors import DockerfileParseError, InvalidArgument, InvalidReference
+from tests import golden
 
 # build code must run unprivileged on Debian's Python 3.11.2: these run in the rootless pass too
 pytestmark = pytest.mark.rootless
@@ -117,3 +118,19 @@ def test_run_config_env_and_created() -> None:
 
     assert format_created(datetime(2024, 1, 2, 3, 4, 5, 120000, tzinfo=UTC)) == "2024-01-02T03:04:05.12Z"
     assert format_created(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2024-01-02T03:04:05Z"
+
+
+def test_commit_changes_like_golden() -> None:
+    from dockernb.build.apply import apply_changes
+    from dockernb.errors import InvalidChange
+
+    case = golden.expected("commit-with-change")
+    change = case["argv"][case["argv"].index("-c") + 1]
+    base = RunConfig(env=["PATH=/bin", "HOME=/root"], cmd=["sh"])
+    new = apply_changes(base, [change, "ENV GREETING=\"hi from $HOME\"", "WORKDIR app", "EXPOSE 80", "USER nobody"])
+    assert new.cmd == ["cat", "/tmp/new.txt"] and base.cmd == ["sh"]  # the original is untouched
+    assert new.env_map()["GREETING"] == "hi from /root"
+    assert (new.working_dir, new.exposed_ports, new.user) == ("/app", {"80/tcp": {}}, "nobody")
+    assert apply_changes(base, []) == base
+    with pytest.raises(InvalidChange, match="^run is not a valid change command$"):
+        apply_changes(base, ["RUN rm -rf /"])
