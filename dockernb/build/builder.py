@@ -300,7 +300,7 @@ class Builder:
             comment = f"ENTRYPOINT {quote_list(config.entrypoint)}"
         else:
             comment = config_comment(cmd)
-        record = [*shell, "#(nop) ", comment]
+        record = [*config.get_shell(), "#(nop) ", comment]  # after the step: SHELL records its own shell
         key, hit = self._probe(st, record, opts)
         if hit is not None:
             yield BuildCacheHit()

@@ -91,9 +91,10 @@ class BuildService:
         ``stdin``); ``dockerfile_text`` gives the Dockerfile itself (``%%dockerfile``, where
         ``context`` may be None for an empty context).
 
-        Raises BuildContextError at once (docker's client-side errors); then, while iterating,
+        Raises, while iterating: BuildContextError (docker's client-side errors) first, then
         DockerfileParseError, DockerfileInvalid, BuildTargetNotFound, InvalidReference before
-        the first step, and BuildError (with a failed RUN's exit code) during the steps.
+        the first step, and BuildError (with a failed RUN's exit code) during the steps. The
+        context's temporary files are gone when the iterator ends or is closed.
         """
         options = BuildOptions(
             tags=tuple(tags),
@@ -106,9 +107,6 @@ class BuildService:
             platform=platform,
         )
         ctx = self._context(context, stdin=stdin, dockerfile=dockerfile, dockerfile_text=dockerfile_text, cwd=cwd)
-        return self._run(ctx, options)
-
-    def _run(self, ctx: BuildContext, options: BuildOptions) -> Iterator[BuildEvent]:
         with ctx:
             builder = Builder(self.executor, cache=BuildCache(self.layout.build_cache), tmp_dir=self._tmp())
             yield from builder.build(ctx, options)

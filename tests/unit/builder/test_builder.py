@@ -159,7 +159,10 @@ def test_every_config_instruction(harness: Harness) -> None:
         "ARG V=1",
         "ENV A=1",
     ]
-    assert doc.history[-1].created_by.startswith("/bin/bash -c #(nop)  ")  # SHELL is the recorded shell
+    # the recorded shell is the one in force after each step, as docker records it
+    assert doc.history[1].created_by == "/bin/sh -c #(nop)  MAINTAINER me"
+    assert doc.history[2].created_by == "/bin/bash -c #(nop)  SHELL [/bin/bash -c]"
+    assert doc.history[-1].created_by == "/bin/bash -c #(nop)  ENV A=1"
 
 
 def test_entrypoint_clears_inherited_cmd(harness: Harness) -> None:

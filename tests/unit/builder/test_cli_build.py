@@ -203,3 +203,23 @@ def test_flag_errors(cli: CLI, argv: list[str], message: str) -> None:
     code, out, err = cli(argv)
     verb = "image build" if argv[0] == "image" else "build"
     assert (code, out, err) == (125, "", f"{message}\nSee 'dockernb {verb} --help'.\n")
+
+
+def test_engine_builds_a_dockerfile_given_as_text(root_dir: Path, fake: FakeExecutor, tmp_path: Path) -> None:
+    """What %%dockerfile does: the cell's text plus a context directory (or none)."""
+    engine = CLI(root_dir, fake).engine
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    events = list(engine.builds.build(tmp_path, dockerfile_text="FROM busybox\nCOPY app.py /\n", tags=["cell"]))
+    assert type(events[-1]).__name__ == "BuildTagged" and fake.copies()[0].sources[0].name == "app.py"
+    events = list(engine.builds.build(None, dockerfile_text="FROM busybox\nENV X=1\n"))
+    assert type(events[-1]).__name__ == "BuildDone"
+
+
+def test_closing_a_build_early_leaves_no_temporary_files(root_dir: Path, fake: FakeExecutor) -> None:
+    engine = CLI(root_dir, fake).engine
+    tmp = engine.builds.layout.tmp
+    events = engine.builds.build("-", stdin=io.BytesIO(b"FROM busybox\nRUN x\n"))
+    next(events)  # the context is unpacked and the build has begun
+    assert any(tmp.iterdir())
+    events.close()  # type: ignore[attr-defined]
+    assert not any(tmp.iterdir())
