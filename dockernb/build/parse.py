@@ -295,6 +295,7 @@ def parse_instructions(text: str, *, allow: Sequence[str] | None = None) -> list
     ``allow`` limits the instruction names (upper case); others raise InvalidChange (``run is
     not a valid change command``) as docker's commit does, before anything else is checked.
     """
+    _check_text(text)
     if allow is not None:
         try:
             raw_commands = _tokenizer.parse_string(text)
@@ -350,7 +351,18 @@ def _syntax_directive(text: str) -> str:
     return _directives(text)[0].get("syntax", ("", 0))[0]
 
 
+def _check_text(text: str) -> None:
+    """Refuse what the tokenizer cannot take: it crashes the process on text that is not valid
+    UTF-8 (a surrogate from a bad byte) and silently stops at a NUL byte."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if "\x00" in line:
+            raise DockerfileParseError(number, "the Dockerfile contains a NUL byte")
+        if any("\ud800" <= ch <= "\udfff" for ch in line):
+            raise DockerfileParseError(number, "the Dockerfile is not valid UTF-8")
+
+
 def _tokenize(text: str, name: str) -> tuple[list[Command], str, tuple[str, ...]]:
+    _check_text(text)
     directives, _ = _directives(text)
     escape = directives.get("escape", ("\\", 0))[0]
     try:

@@ -268,6 +268,14 @@ def test_parse_error_classes(text: str, line: int, reason: str) -> None:
     assert error(text) == f"dockerfile parse error line {line}: {reason}"
 
 
+def test_text_the_tokenizer_cannot_take() -> None:
+    # the Go tokenizer crashes the process on a lone surrogate and truncates at a NUL: refused first
+    assert error("FROM a\nRUN echo \udcff\n") == "dockerfile parse error line 2: the Dockerfile is not valid UTF-8"
+    assert error("FROM a\n\nRUN echo \x00x\n") == "dockerfile parse error line 3: the Dockerfile contains a NUL byte"
+    with pytest.raises(DockerfileParseError, match="line 1: the Dockerfile is not valid UTF-8"):
+        parse_instructions("CMD \udcff", allow=("CMD",))
+
+
 def test_whole_file_errors() -> None:
     with pytest.raises(DockerfileInvalid, match=r"^the Dockerfile \(Dockerfile\) cannot be empty$"):
         parse_dockerfile("")
