@@ -120,7 +120,7 @@ class Builder:
         tmp_dir: str | os.PathLike[str] | None = None,
         clock: Callable[[], datetime] | None = None,
         new_id: Callable[[], str] | None = None,
-        fetch: Callable[[str], tuple[bytes, str]] | None = None,
+        fetch: Callable[[str, Path], str] | None = None,
     ) -> None:
         self.executor = executor
         self.cache = cache if cache is not None else BuildCache()
@@ -452,26 +452,32 @@ class Builder:
         return self.executor.pull(ref, platform=opts.platform, always=False)
 
     def _download(self, url: str, checksum: str, tmp: Path, dest: str) -> tuple[CopySource, str]:
-        data, filename = self._fetch(url)
-        if checksum:
-            got = "sha256:" + hashlib.sha256(data).hexdigest()
-            if got != checksum:
-                raise InvalidArgument(f"digest mismatch for {url}: expected {checksum}, got {got}")
+        """ADD <url>: fetch into ``tmp`` (streamed), check ``--checksum``, hash it as docker does."""
+        body = tmp / ".download"
+        filename = self._fetch(url, body)
+        digest = hashlib.sha256()
+        size = 0
+        with open(body, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        if checksum and "sha256:" + digest.hexdigest() != checksum:
+            raise InvalidArgument(f"digest mismatch for {url}: expected {checksum}, got sha256:{digest.hexdigest()}")
         if not filename:
             if dest.endswith("/"):
                 raise InvalidArgument(f"cannot determine filename for source {url}")
             filename = "__unnamed__"
-        path = tmp / filename
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        path = tmp / str(len(list(tmp.iterdir()))) / filename
+        path.parent.mkdir(mode=0o700)
+        os.replace(body, path)
+        os.chmod(path, 0o600)  # docker's download file mode, part of its checksum
         h = hashlib.sha256()
         for key, value in (
             ("name", filename),
             ("mode", str(0o100600)),
             ("uid", "0"),
             ("gid", "0"),
-            ("size", str(len(data))),
+            ("size", str(size)),
             ("typeflag", "0"),
             ("linkname", ""),
             ("uname", ""),
@@ -480,7 +486,9 @@ class Builder:
             ("devminor", "0"),
         ):
             h.update((key + value).encode())
-        h.update(data)
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
         return CopySource(name=filename, path=path), "file:" + h.hexdigest()
 
     # -- cache and commit ---------------------------------------------------------------------
@@ -557,20 +565,20 @@ def _check_platform(value: str) -> None:
         )
 
 
-def _http_fetch(url: str) -> tuple[bytes, str]:
-    """GET ``url`` for ADD; returns the body and docker's guess of a file name."""
+def _http_fetch(url: str, into: Path) -> str:
+    """GET ``url`` for ADD, streaming the body into ``into``; returns docker's guess of a file name."""
     try:
         with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - ADD fetches what the Dockerfile names
-            data = resp.read()
+            fd = os.open(into, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(resp, out, 1 << 20)
             disposition = resp.headers.get("Content-Disposition", "")
     except OSError as err:
         raise InvalidArgument(f"failed to GET {url}: {err}") from None
     path = urllib.parse.urlparse(url).path
-    name = ""
-    if path and not path.endswith("/"):
-        name = os.path.basename(path)
-    if not name and disposition:
-        m = re.search(r'filename="?([^";]+)"?', disposition)
-        if m and not m.group(1).endswith("/"):
-            name = os.path.basename(m.group(1))
-    return data, name
+    if path and not path.endswith("/") and os.path.basename(path):
+        return os.path.basename(path)
+    m = re.search(r'filename="?([^";]+)"?', disposition or "")
+    if m and not m.group(1).endswith("/"):
+        return os.path.basename(m.group(1))
+    return ""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -250,20 +252,62 @@ def test_copy_errors(harness: Harness) -> None:
 def test_add_url_with_checksum(harness: Harness) -> None:
     fetched: list[str] = []
 
-    def fetch(url: str) -> tuple[bytes, str]:
+    def fetch(url: str, into: Path) -> str:
         fetched.append(url)
-        return b"remote", "file.txt"
+        into.write_bytes(b"remote")
+        return "file.txt"
 
     harness.builder._fetch = fetch
-    good = "sha256:" + __import__("hashlib").sha256(b"remote").hexdigest()
+    good = "sha256:" + hashlib.sha256(b"remote").hexdigest()
     root = harness.write({"Dockerfile": f"FROM busybox\nADD --checksum={good} http://h/p/file.txt /d/\n"})
     assert harness.build(root)[0] == 0
     (spec,) = harness.executor.copies()
     assert spec.sources[0].name == "file.txt" and not spec.sources[0].extract
     assert spec.sources[0].path is not None and not spec.sources[0].path.exists()  # the download is cleaned up
+    assert fetched == ["http://h/p/file.txt"]
     bad = harness.write({"Dockerfile": "FROM busybox\nADD --checksum=sha256:" + "0" * 64 + " http://h/f /d/\n"}, "b")
     code, _, err = harness.build(bad)
     assert code == 1 and err.startswith("digest mismatch for http://h/f")
+    assert not list(harness.tmp.glob("dockernb-add-*"))
+
+
+def test_add_url_over_http(harness: Harness) -> None:
+    """A real HTTP fetch from a local server (stdlib), streamed to disk."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            body = b"served\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/dir/served.txt"
+        root = harness.write({"Dockerfile": f"FROM busybox\nADD {url} /srv/\n"})
+        seen: list[bytes] = []
+        real_copy = harness.executor.copy
+
+        def copy(parent, spec):  # type: ignore[no-untyped-def]
+            seen.append(spec.sources[0].path.read_bytes())
+            return real_copy(parent, spec)
+
+        harness.executor.copy = copy  # type: ignore[method-assign]
+        assert harness.build(root)[0] == 0
+        assert seen == [b"served\n"]
+        assert "file:" in harness.executor.doc(harness.executor.calls[-1][1]).history[-1].created_by  # type: ignore[arg-type]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_step_errors_are_build_errors(harness: Harness) -> None:

@@ -127,7 +127,7 @@ def test_commit_changes_like_golden() -> None:
     case = golden.expected("commit-with-change")
     change = case["argv"][case["argv"].index("-c") + 1]
     base = RunConfig(env=["PATH=/bin", "HOME=/root"], cmd=["sh"])
-    new = apply_changes(base, [change, "ENV GREETING=\"hi from $HOME\"", "WORKDIR app", "EXPOSE 80", "USER nobody"])
+    new = apply_changes(base, [change, 'ENV GREETING="hi from $HOME"', "WORKDIR app", "EXPOSE 80", "USER nobody"])
     assert new.cmd == ["cat", "/tmp/new.txt"] and base.cmd == ["sh"]  # the original is untouched
     assert new.env_map()["GREETING"] == "hi from /root"
     assert (new.working_dir, new.exposed_ports, new.user) == ("/app", {"80/tcp": {}}, "nobody")
