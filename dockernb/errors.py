@@ -8,7 +8,9 @@ Docker has some (../shared/golden records them), so raise sites stay one line::
     ├── NotFound            (404)      NoSuchContainer, NoSuchImage, NoSuchObject, NoSuchNetwork,
     │                                  NoSuchVolume, NoSuchExec, ManifestUnknown
     ├── InvalidArgument     (400)      InvalidReference, InvalidPortSpec, InvalidMountSpec,
-    │                                  InvalidFilter, InvalidConfig, DockerfileParseError
+    │                                  InvalidFilter, InvalidConfig, DockerfileParseError, DockerfileInvalid,
+    │                                  BuildContextError, BuildTargetNotFound, SubstitutionError,
+    │                                  CopySourceNotFound, InvalidChange
     ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated
     ├── Unauthorized        (401)      RegistryAuthRequired
     ├── Forbidden           (403)
@@ -25,18 +27,23 @@ Callers test the class, never the message. Wrap with ``raise X(...) from err``.
 from __future__ import annotations
 
 __all__ = [
+    "BuildContextError",
     "BuildError",
+    "BuildTargetNotFound",
     "CommandNotExecutable",
     "CommandNotFound",
     "Conflict",
     "ContainerStartFailed",
     "ContainerStateConflict",
+    "CopySourceNotFound",
+    "DockerfileInvalid",
     "DockerfileParseError",
     "DockernbError",
     "Forbidden",
     "ImageInUse",
     "InternalError",
     "InvalidArgument",
+    "InvalidChange",
     "InvalidConfig",
     "InvalidFilter",
     "InvalidMountSpec",
@@ -57,6 +64,7 @@ __all__ = [
     "RegistryAuthRequired",
     "RegistryError",
     "RuntimeFailure",
+    "SubstitutionError",
     "Unauthorized",
     "Unavailable",
 ]
@@ -227,6 +235,69 @@ class DockerfileParseError(InvalidArgument):
         super().__init__(f"dockerfile parse error line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+class DockerfileInvalid(InvalidArgument):
+    """The Dockerfile as a whole is unusable (empty, no instruction); the message is docker's."""
+
+
+class InvalidChange(InvalidArgument):
+    """``commit --change`` with an instruction docker does not allow there."""
+
+    def __init__(self, instruction: str) -> None:
+        super().__init__(f"{instruction} is not a valid change command")
+        self.instruction = instruction
+
+
+class BuildContextError(InvalidArgument):
+    """The build context could not be prepared; the message is docker's client-side sentence
+    (``unable to prepare context: path "x" not found``), which the CLI prints without the
+    ``Error response from daemon:`` prefix."""
+
+
+class BuildTargetNotFound(InvalidArgument):
+    def __init__(self, target: str) -> None:
+        super().__init__(f"failed to reach build target {target} in Dockerfile")
+        self.target = target
+
+
+class SubstitutionError(InvalidArgument):
+    """A ``${...}`` in a Dockerfile word is malformed or an ``${X:?msg}`` is unset (docker's words)."""
+
+    def __init__(self, word: str, reason: str) -> None:
+        super().__init__(f"failed to process {_go_quote(word)}: {reason}")
+        self.word = word
+        self.reason = reason
+
+
+class CopySourceNotFound(InvalidArgument):
+    """A COPY/ADD source is missing from the context (or excluded by .dockerignore)."""
+
+    def __init__(self, instruction: str, path: str) -> None:
+        super().__init__(
+            f"{instruction} failed: file not found in build context or excluded by .dockerignore: "
+            f"stat {path}: file does not exist"
+        )
+        self.instruction = instruction
+        self.path = path
+
+
+def _go_quote(text: str) -> str:
+    """Go's %q for the printable ASCII case (what docker's messages quote words with)."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
 
 # --- conflict ---------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from dockernb.engine import Engine
 
@@ -16,6 +16,8 @@ class Context:
     prog: str = "dockernb"
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    #: bytes for commands that read standard input (`build -`); None: the process's stdin
+    stdin: BinaryIO | None = None
     _engine: Engine | None = None
 
     @property

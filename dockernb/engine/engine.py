@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 
 from dockernb.config import Config, load_config
+from dockernb.engine.builds import BuildService
 from dockernb.engine.system import SystemService
 
 __all__ = ["Engine", "from_env"]
@@ -21,6 +22,7 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.system = SystemService(config)
+        self.builds = BuildService(config)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Engine:

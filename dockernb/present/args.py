@@ -60,6 +60,8 @@ class Verb:
 COMMANDS: dict[str, str] = {
     "version": "system",
     "info": "system",
+    "build": "build",
+    "image build": "build",
 }
 
 #: docker's aliases: management-command spellings that map onto a top-level verb

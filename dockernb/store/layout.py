@@ -19,6 +19,7 @@ class Layout:
         <root>/containers/<id>/                config, state, logs, sockets of one container
         <root>/volumes/<name>/_data            named volumes
         <root>/networks/                       network records
+        <root>/build/cache/<key>               build cache: step key -> image id
         <root>/locks/                          lock files
         <root>/tmp/                            scratch on the same filesystem (for atomic renames)
     """
@@ -58,6 +59,10 @@ class Layout:
     @property
     def networks(self) -> Path:
         return self.root / "networks"
+
+    @property
+    def build_cache(self) -> Path:
+        return self.root / "build" / "cache"
 
     @property
     def locks(self) -> Path:

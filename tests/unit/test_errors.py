@@ -30,6 +30,9 @@ def test_every_leaf_has_status_and_renders() -> None:
         errors.NameInUse: ("xx", "a" * 64),
         errors.ProbeFailed: ("user namespaces are disabled",),
         errors.BuildError: ("The command '/bin/sh -c exit 3' returned a non-zero code: 3",),
+        errors.SubstitutionError: ("'open", "unexpected end of statement while looking for matching single-quote"),
+        errors.CopySourceNotFound: ("COPY", "missing.txt"),
+        errors.BuildTargetNotFound: ("nope",),
     }
     for name in errors.__all__:
         cls = getattr(errors, name)

@@ -1,0 +1,54 @@
+"""`dockernb build` / `dockernb image build`: run a build and print docker's classic output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from dockernb.cli.context import Context
+from dockernb.errors import BuildContextError, BuildError
+from dockernb.present.output import BuildPrinter
+
+
+def build(ns: argparse.Namespace, ctx: Context) -> int:
+    if ns.iidfile:
+        # like docker: no stale id file survives a failed build
+        try:
+            os.unlink(ns.iidfile)
+        except FileNotFoundError:
+            pass
+    printer = BuildPrinter(ctx.out, ctx.err, quiet=ns.quiet)
+    stdin = ctx.stdin if ctx.stdin is not None else sys.stdin.buffer
+    try:
+        events = ctx.engine.builds.build(
+            ns.args[0],
+            stdin=stdin,
+            dockerfile=ns.file,
+            tags=ns.tags,
+            build_args=dict(ns.build_args),
+            labels=dict(ns.labels),
+            target=ns.target,
+            no_cache=ns.no_cache,
+            pull=ns.pull,
+            network=ns.network,
+            platform=ns.platform,
+        )
+        for event in events:
+            printer.write(event)
+    except BuildContextError as err:
+        # docker's client-side errors: printed as they are
+        printer.fail(str(err))
+        return 1
+    except BuildError as err:
+        # errors in the build stream: printed as they are, exit code of a failed RUN
+        printer.fail(str(err))
+        return err.exit_code or 1
+    printer.finish()
+    if ns.iidfile:
+        with open(ns.iidfile, "w") as f:
+            f.write(printer.image_id)
+    return 0
+
+
+RUNNERS = {"build": build, "image build": build}

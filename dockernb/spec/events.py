@@ -1,0 +1,131 @@
+"""Progress records streamed by long operations (layer L0: pure data, no I/O).
+
+One producer, three renderers: the engine yields these records; the CLI prints docker's lines
+(``dockernb.present``), the notebook renders widgets and the API server encodes JSON lines.
+
+Build records, in the order a classic ``docker build`` prints them::
+
+    BuildContextSent     Sending build context to Docker daemon  3.072kB
+    BuildStep            Step 3/6 : RUN echo hi
+    BuildTriggers        # Executing 1 build trigger
+    BuildCacheHit         ---> Using cache
+    BuildContainer        ---> Running in 1a2b3c4d5e6f   /   Removing intermediate container 1a2b...
+    BuildOutput          (what a RUN step printed)
+    BuildStepDone         ---> 9f8e7d6c5b4a
+    BuildWarning         [Warning] One or more build-args [FOO] were not consumed
+    BuildDone            Successfully built 9f8e7d6c5b4a
+    BuildTagged          Successfully tagged web:latest
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "BuildCacheHit",
+    "BuildContainer",
+    "BuildContextSent",
+    "BuildDone",
+    "BuildEvent",
+    "BuildOutput",
+    "BuildStep",
+    "BuildStepDone",
+    "BuildTagged",
+    "BuildTriggers",
+    "BuildWarning",
+    "Stream",
+]
+
+
+class Stream(StrEnum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildContextSent:
+    """The context is ready; ``size`` is the bytes of the tar docker's client would upload."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildStep:
+    """A step begins; ``text`` is the instruction as docker shows it (``RUN echo hi``)."""
+
+    index: int
+    total: int
+    text: str
+    stage: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildTriggers:
+    """The base image carries ONBUILD triggers, about to run."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildCacheHit:
+    """The step's result came from the build cache."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildContainer:
+    """An intermediate container was created (``removed=False``) or removed (``removed=True``)."""
+
+    container_id: str
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildOutput:
+    """Bytes a RUN step wrote (decoded as UTF-8 with replacement, split as it arrived)."""
+
+    text: str
+    stream: Stream = Stream.STDOUT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildStepDone:
+    """The step finished with this image (``sha256:<hex>``; empty for a step that made none)."""
+
+    image_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildWarning:
+    """A line docker prints as is (``[Warning] ...``, parser warnings on stderr, HEALTHCHECK notes)."""
+
+    text: str
+    stream: Stream = Stream.STDOUT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildDone:
+    """The build succeeded with this image (``sha256:<hex>``)."""
+
+    image_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildTagged:
+    """The image got this name (familiar form: ``web:latest``)."""
+
+    name: str
+
+
+BuildEvent = (
+    BuildContextSent
+    | BuildStep
+    | BuildTriggers
+    | BuildCacheHit
+    | BuildContainer
+    | BuildOutput
+    | BuildStepDone
+    | BuildWarning
+    | BuildDone
+    | BuildTagged
+)
