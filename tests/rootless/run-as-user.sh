@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "the rootless pass is driven by root (it creates the test user)" >&2; exit 1; }
 
 USER_NAME=${DOCKERNB_TEST_USER:-dockernb-test}
-BASE=${DOCKERNB_ROOTLESS_DIR:-/var/tmp/dockernb-rootless}
+# one copy per source tree, so that passes from several checkouts never clobber each other
+BASE=${DOCKERNB_ROOTLESS_DIR:-/var/tmp/dockernb-rootless-$(pwd | sha256sum | cut -c1-8)}
 
 if ! id "$USER_NAME" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/bash "$USER_NAME"
