@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from dockernb.cli.context import Context
-from dockernb.cli.main import dispatch
 from dockernb.present.args import UsageError, Verb, check_arity
+from dockernb.present.context import Context
+from dockernb.present.dispatch import dispatch
 from tests import golden
 
 

@@ -1,1 +1,1 @@
-"""One module per docker verb; each defines `register(subparsers)` and `run(args, ctx) -> int`."""
+"""CLI-only verbs (like `serve`); the shared ones are in dockernb.present.commands."""

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from dockernb.cli.context import Context
-from dockernb.cli.main import dispatch
 from dockernb.config import Config
 from dockernb.engine import Engine
 from dockernb.present.args import parse
+from dockernb.present.context import Context
+from dockernb.present.dispatch import dispatch
 from dockernb.testing.fake_executor import FakeExecutor
 from tests import golden
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dockernb.cli.context import Context
 from dockernb.present import system as present
+from dockernb.present.context import Context
 
 
 def version(ns: argparse.Namespace, ctx: Context) -> int:

@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from dockernb.cli.context import Context
 from dockernb.errors import BuildContextError, BuildError
+from dockernb.present.context import Context
 from dockernb.present.output import BuildPrinter
 
 
