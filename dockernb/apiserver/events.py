@@ -82,6 +82,7 @@ class EventFilter:
             if key in self.terms and not (ev_type == key and self._any(key, ident, attrs.get("name", ""))):
                 return False
         if "image" in self.terms:
+            names: tuple[str, ...]
             if ev_type == "image":
                 names = (ident, attrs.get("name", ""))
             elif ev_type == "container":

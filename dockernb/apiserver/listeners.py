@@ -131,7 +131,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.BaseServer):
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
-            super().process_request_thread(request, client_address)  # type: ignore[misc]
+            super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
 
@@ -163,8 +163,9 @@ class Listener:
         """Where it really listens (the port is known only after bind for ``:0``)."""
         if self.address.kind == "unix":
             return self.address.path
-        host, port = self.server.server_address[:2]
-        return f"{host}:{port}"
+        bound = self.server.server_address
+        assert isinstance(bound, tuple)
+        return f"{bound[0]}:{bound[1]}"
 
     def close(self) -> None:
         self.server.server_close()

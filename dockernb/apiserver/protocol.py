@@ -74,7 +74,8 @@ class _BodyBase:
         raise NotImplementedError
 
     def read_all(self, limit: int) -> bytes:
-        parts, total = [], 0
+        parts: list[bytes] = []
+        total = 0
         while True:
             data = self.read(min(65536, limit + 1 - total))
             if not data:
@@ -415,7 +416,8 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
             ready, _, _ = select.select([self.connection], [], [], 0)
             if not ready:
                 return False
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
+            peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
+            return peeked == b""
         except (OSError, ValueError):
             return True
 
@@ -494,7 +496,8 @@ class _Hijacked:
 
     def read(self, n: int = 65536) -> bytes:
         try:
-            return self._rfile.read1(n)
+            data: bytes = self._rfile.read1(n)
+            return data
         except (ConnectionError, OSError):
             return b""
 
