@@ -194,7 +194,7 @@ class EventHub:
                 wait = self._heartbeat
                 if until is not None:
                     left = (until - self._clock()) / 1e9
-                    if left < 0:
+                    if left <= 0:
                         return
                     wait = min(wait, left + 0.001)
                 try:
