@@ -70,7 +70,8 @@ def test_keep_alive_and_pipelining(serve) -> None:
         status, headers, body = _one(s, b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
         assert (status, body) == (200, b"OK")
         assert headers["api-version"] == "1.41" and "builder-version" not in headers
-    s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n" * 2 + b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+    last = b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+    s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n" * 2 + last)
     raw = recv_all(s)
     assert raw.count(b"HTTP/1.1 200 OK") == 3 and raw.endswith(b"OK")
 
@@ -131,7 +132,8 @@ def test_json_bodies(serve) -> None:
     assert (status, json.loads(body)) == (400, {"message": "request body too large (limit 64 bytes)"})
     deep = b"[" * 100000 + b"]" * 100000
     served2 = serve(setup=_routes)
-    status, _, body = _one(served2.connect(), b"POST /json HTTP/1.1\r\nContent-Length: %d\r\n\r\n%b" % (len(deep), deep))
+    req = b"POST /json HTTP/1.1\r\nContent-Length: %d\r\n\r\n%b" % (len(deep), deep)
+    status, _, body = _one(served2.connect(), req)
     assert status == 400
 
 
