@@ -48,13 +48,13 @@ class Server:
     def __init__(self, app: App, addresses: Sequence[str], *, group: str | None = None) -> None:
         self.app = app
         self.listeners: list[Listener] = []
+        self._threads: list[threading.Thread] = []
         try:
             for value in addresses:
                 self.listeners.append(open_listener(parse_host(value), app, group=group))
         except BaseException:
             self.close()
             raise
-        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         for lst in self.listeners:

@@ -144,7 +144,7 @@ def info_json(i: SystemInfo, *, version: str, listeners: int) -> dict[str, Any]:
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                   "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": True,  # containers belong to their monitors and outlive the server
-        "Isolation": "",
+        "Isolation": "default",
         "InitBinary": "",
         "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""},
