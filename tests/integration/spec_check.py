@@ -21,7 +21,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, openapi
 from schemathesis.core.failures import Failure, FailureGroup
 
-SPEC = Path(os.environ.get("DOCKERNB_SPEC", Path(__file__).resolve().parents[3] / "shared/specs/docker-engine-api-v1.41.yaml"))
+SPEC = Path(os.environ.get("DOCKERNB_SPEC",
+                           Path(__file__).resolve().parents[3] / "shared/specs/docker-engine-api-v1.41.yaml"))
 
 #: the operations dockernb serves now; later endpoint suites extend this tuple
 SYSTEM_OPERATIONS = ("SystemPing", "SystemPingHead", "SystemVersion", "SystemInfo", "SystemEvents")
