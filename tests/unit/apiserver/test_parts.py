@@ -23,6 +23,8 @@ from dockernb.present.args import parse
 
 # --- router -------------------------------------------------------------------------------------
 
+pytestmark = pytest.mark.rootless  # no root needed: the unprivileged pass runs them too
+
 
 def test_version_prefix_and_negotiation() -> None:
     assert split_version("/v1.41/containers/json") == ("1.41", "/containers/json")

@@ -9,12 +9,16 @@ import threading
 import time
 from collections.abc import Iterator
 
+import pytest
+
 from dockernb.apiserver.app import App
 from dockernb.apiserver.protocol import Limits
 from dockernb.apiserver.request import Request
 from dockernb.apiserver.responses import Connection, Hijack, Response, StreamResponse, json_response
 from dockernb.errors import InternalError, NoSuchContainer
 from tests.unit.apiserver.conftest import recv_all, recv_until
+
+pytestmark = pytest.mark.rootless  # no root needed: the unprivileged pass runs them too
 
 
 def _routes(app: App) -> None:
