@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from dockernb.cli.context import Context
+from dockernb.present.context import Context
 
 
 def serve(ns: argparse.Namespace, ctx: Context) -> int:
