@@ -10,7 +10,7 @@ Docker has some (../shared/golden records them), so raise sites stay one line::
     ├── InvalidArgument     (400)      InvalidReference, InvalidPortSpec, InvalidMountSpec,
     │                                  InvalidFilter, InvalidConfig, DockerfileParseError, DockerfileInvalid,
     │                                  BuildContextError, BuildTargetNotFound, SubstitutionError,
-    │                                  CopySourceNotFound, InvalidChange
+    │                                  CopySourceNotFound, InvalidChange, InvalidRequest
     ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated
     ├── Unauthorized        (401)      RegistryAuthRequired
     ├── Forbidden           (403)
@@ -49,6 +49,7 @@ __all__ = [
     "InvalidMountSpec",
     "InvalidPortSpec",
     "InvalidReference",
+    "InvalidRequest",
     "ManifestUnknown",
     "NameInUse",
     "NoSuchContainer",
@@ -228,6 +229,17 @@ class InvalidFilter(InvalidArgument):
 
 class InvalidConfig(InvalidArgument):
     """A configuration file or environment variable has a bad value."""
+
+
+class InvalidRequest(InvalidArgument):
+    """An Engine API request the server refuses before any engine call (bad JSON, too large, bad query).
+
+    ``status`` overrides the 400 for protocol-level refusals (431 header too large, 505 ...).
+    """
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.http_status = status
 
 
 class DockerfileParseError(InvalidArgument):

@@ -62,6 +62,7 @@ COMMANDS: dict[str, str] = {
     "info": "system",
     "build": "build",
     "image build": "build",
+    "serve": "serve",
 }
 
 #: docker's aliases: management-command spellings that map onto a top-level verb
