@@ -364,6 +364,9 @@ class _Applier:
 
     def finish(self) -> None:
         """Directory modes and times last (children changed the times; modes may forbid writing)."""
+        # a parent that only got new children keeps its times, as under overlayfs
+        for real, st in self.root.existing.items():
+            self._set_dir(real, stat.S_IMODE(st.st_mode), st.st_mtime_ns)
         for real, st in self.root.copied_up:
             self._set_dir(real, stat.S_IMODE(st.st_mode), st.st_mtime_ns)
         for real, mode, mtime in reversed(self.dirs):

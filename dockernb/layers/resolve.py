@@ -90,6 +90,8 @@ class Root:
         #: copy-ups made while resolving: (real path, lower stat), for the final metadata pass
         self.copied_up: list[tuple[str, os.stat_result]] = []
         self.opaque: set[str] = set()
+        #: directories that existed before this layer, with their stat (their times are restored)
+        self.existing: dict[str, os.stat_result] = {"": os.fstat(self.root.fd)}
 
     def close(self) -> None:
         self.invalidate()
@@ -151,7 +153,10 @@ class Root:
                 raise InvalidLayer(f"cannot create {path!r}: {os.strerror(err.errno).lower()}") from None
             raise
         real = os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), self.upper)
-        return self._remember(DirRef(fd, "" if real == "." else real))
+        real = "" if real == "." else real
+        if real not in self._by_real:
+            self.existing.setdefault(real, os.fstat(fd))
+        return self._remember(DirRef(fd, real))
 
     def _child_lowers(self, parent: DirRef, name: str, start: int = 0) -> tuple[str, ...]:
         """Lower roots (from ``parent.lowers[start]`` down) whose ``name`` is a directory that merges."""
@@ -194,6 +199,7 @@ class Root:
             except FileNotFoundError:
                 st = None
             if st is not None and stat.S_ISDIR(st.st_mode):
+                self.existing.setdefault(real, st)
                 fd = os.open(c, _O_DIR, dir_fd=cur.fd)
                 lowers = () if real in self.opaque or not cur.lowers else self._child_lowers(cur, c)
                 cur = self._remember(DirRef(fd, real, lowers))

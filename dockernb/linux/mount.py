@@ -324,12 +324,15 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def run_in_userns(fn: Callable[[], T], idmap: IdMap, *, mount_ns: bool = False) -> T:
+def run_in_userns(
+    fn: Callable[[], T], idmap: IdMap, *, mount_ns: bool = False, after_fork: Callable[[], None] | None = None
+) -> T:
     """Run ``fn()`` in a forked child inside a new user namespace mapped by ``idmap``; return its result.
 
     The result travels back as JSON (so ``T`` must be JSON-shaped); a DockernbError raised in the
     child is raised again here with its class and message; anything else becomes an InternalError
     carrying the child's traceback. The child never returns into the caller's stack.
+    ``after_fork`` runs in the parent right after the fork (to close the child's ends of pipes).
     """
     ready_r, ready_w = os.pipe()  # child -> parent: "unshared"
     go_r, go_w = os.pipe()  # parent -> child: "maps written"
@@ -367,6 +370,8 @@ def run_in_userns(fn: Callable[[], T], idmap: IdMap, *, mount_ns: bool = False) 
     os.close(ready_w)
     os.close(go_r)
     os.close(res_w)
+    if after_fork is not None:
+        after_fork()
     try:
         if os.read(ready_r, 1) != b"1":
             raise InternalError("the user namespace helper died before unsharing")
