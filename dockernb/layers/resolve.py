@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import stat
 from collections import deque
 from collections.abc import Sequence
@@ -35,7 +36,8 @@ __all__ = ["DirRef", "Root", "is_whiteout", "opaque_xattrs"]
 
 _O_DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_HOPS = 40  # as the kernel's MAXSYMLINKS
-_MAX_CACHED = 1024  # fds; the rootless soft limit can be as low as 1024
+# cached directory fds: a quarter of the soft fd limit (1024 for many users), at most 512
+_MAX_CACHED = max(16, min(512, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
 
 
 def opaque_xattrs() -> tuple[str, ...]:

@@ -225,6 +225,11 @@ def _mount_fuse(m: Mount, dest: str) -> None:
     exe = shutil.which(helper)
     if exe is None:
         raise ProbeFailed(f"{helper} is not installed", probe=f"{helper} on PATH", hint="apt-get install " + helper)
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        raise ProbeFailed(
+            f"{helper} cannot open /dev/fuse", probe="/dev/fuse readable and writable by this user",
+            hint="chmod 0666 /dev/fuse (the usual udev default) or use the overlay or native driver",
+        )
     opts = ",".join(o for o in m.options if o not in _IGNORED_OPTIONS)
     proc = subprocess.run([exe, "-o", opts, dest], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -325,9 +330,12 @@ def _read_all(fd: int) -> bytes:
 
 
 def run_in_userns(
-    fn: Callable[[], T], idmap: IdMap, *, mount_ns: bool = False, after_fork: Callable[[], None] | None = None
+    fn: Callable[[], T], idmap: IdMap | None, *, mount_ns: bool = False, after_fork: Callable[[], None] | None = None
 ) -> T:
     """Run ``fn()`` in a forked child inside a new user namespace mapped by ``idmap``; return its result.
+
+    With ``mount_ns`` the child also gets a private mount namespace (mounts die with it). With
+    ``idmap=None`` no user namespace is made (root: just the mount namespace, or just a child).
 
     The result travels back as JSON (so ``T`` must be JSON-shaped); a DockernbError raised in the
     child is raised again here with its class and message; anything else becomes an InternalError
@@ -344,15 +352,19 @@ def run_in_userns(
             os.close(ready_r)
             os.close(go_w)
             os.close(res_r)
-            flags = CLONE_NEWUSER | (CLONE_NEWNS if mount_ns else 0)
-            if _libc().unshare(flags) != 0:
+            flags = (CLONE_NEWUSER if idmap is not None else 0) | (CLONE_NEWNS if mount_ns else 0)
+            if flags and _libc().unshare(flags) != 0:
                 err = ctypes.get_errno()
                 raise OSError(err, f"unshare: {os.strerror(err)}")
             os.write(ready_w, b"1")
             if os.read(go_r, 1) != b"1":
                 os._exit(3)
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
+            if idmap is not None:
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+            if mount_ns:
+                # nothing we mount here may propagate back to the host's namespace
+                mount("none", "/", "", MS_REC | MS_PRIVATE, "")
             payload: dict[str, object] = {"ok": fn()}
         except DockernbError as err:
             payload = {"error": type(err).__name__, "module": type(err).__module__, "message": str(err)}
@@ -376,7 +388,8 @@ def run_in_userns(
         if os.read(ready_r, 1) != b"1":
             raise InternalError("the user namespace helper died before unsharing")
         try:
-            _write_maps(pid, idmap)
+            if idmap is not None:
+                _write_maps(pid, idmap)
         except BaseException:
             os.kill(pid, signal.SIGKILL)
             raise
