@@ -81,6 +81,7 @@ class _Pump(threading.Thread):
         self.hash = hashlib.sha256()
         self.q: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=8)
         self.stop = threading.Event()
+        self.failed: BaseException | None = None
 
     def run(self) -> None:
         try:
@@ -103,8 +104,11 @@ class _Pump(threading.Thread):
                 continue
 
     def get(self) -> bytes:
+        if self.failed is not None:
+            raise self.failed  # the pump is gone: never wait on it again
         item = self.q.get()
         if isinstance(item, BaseException):
+            self.failed = item
             raise item
         return item
 

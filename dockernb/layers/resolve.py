@@ -138,7 +138,8 @@ class Root:
 
     def _openat2(self, path: str, create: bool) -> DirRef | None:
         try:
-            fd = openat2(self.root.fd, path, _O_DIR, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+            # the last component may be a symlink too: the kernel follows it, inside the root
+            fd = openat2(self.root.fd, path, _O_DIR & ~os.O_NOFOLLOW, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
         except OSError as err:
             if err.errno == errno.ENOENT:
                 if not create:

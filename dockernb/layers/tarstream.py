@@ -30,6 +30,10 @@ PAX, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK, GNU_SPARSE = b"x", b"g", b"L", b"K"
 _ZERO = bytes(BLOCK)
 
 
+class _EndOfData(InvalidLayer):
+    """The data ended (cleanly, at a block boundary, or not): only ``next`` tells which."""
+
+
 @dataclass(slots=True)
 class Entry:
     """One tar member after pax/GNU extensions are folded in. ``name`` is as stored (see clean_name)."""
@@ -150,7 +154,7 @@ class TarStream:
     def _take(self, n: int) -> bytes:
         while len(self._buf) - self._pos < n:
             if not self._fill():
-                raise InvalidLayer("archive/tar: unexpected end of layer data")
+                raise _EndOfData("archive/tar: unexpected end of layer data")
         out = self._buf[self._pos : self._pos + n]
         self._pos += n
         self.offset += n
@@ -214,8 +218,8 @@ class TarStream:
         while True:
             try:
                 block = self._take(BLOCK)
-            except InvalidLayer:
-                if not pax and longname is None and longlink is None:
+            except _EndOfData:
+                if not pax and longname is None and longlink is None and self._pos == len(self._buf):
                     return None  # a tar without end blocks: accepted, as Go's reader does
                 raise
             if block == _ZERO:
