@@ -14,6 +14,7 @@ user namespace (``linux.mount.run_in_userns``).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator, Mapping
@@ -199,11 +200,18 @@ class DirSnapshotter:
     def remove(self, key: str) -> None:
         with self._lock():
             data = self._load()
-            self._get(data, key)
+            rec = self._get(data, key)
             if any(r.get("parent") == key for r in data["snapshots"].values()):
                 raise SnapshotConflict(f"cannot remove snapshot {key} with child")
             del data["snapshots"][key]
-            self._save(data)
+            try:
+                self._save(data)
+            except OSError as err:
+                if err.errno != errno.ENOSPC:
+                    raise
+                # a full disk (often this very snapshot filled it): free its space first, then record
+                self._rmtree(self.home / rec["id"])
+                self._save(data)
             live = {r["id"] for r in data["snapshots"].values()}
             # this one plus any orphan a crash left between mkdir and the record
             doomed = [d for d in self.home.iterdir() if d.is_dir() and d.name.isdigit() and d.name not in live]
