@@ -41,6 +41,7 @@ from dockernb.errors import DockernbError, InvalidLayer, NoSpaceLeft
 from dockernb.layers import tarstream as ts
 from dockernb.layers.compression import DecompressReader, RawReader, open_decompressed
 from dockernb.layers.resolve import DirRef, Root
+from dockernb.linux.mount import RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, openat2
 from dockernb.spec.digest import Digest
 
 __all__ = ["ApplyResult", "Progress", "WhiteoutMode", "apply_layer"]
@@ -133,6 +134,7 @@ class _Applier:
         self.root_meta: tuple[int, int] | None = None
         self.euid_root = os.geteuid() == 0
         self.unmapped = False
+        self.openat2_ok = True
 
     def note(self, text: str) -> None:
         self.note_count += 1
@@ -379,18 +381,40 @@ class _Applier:
             self._set_dir("", *self.root_meta)
 
     def _set_dir(self, real: str, mode: int, mtime_ns: int) -> None:
-        fd = os.dup(self.root.root.fd)
         try:
-            for part in real.split("/") if real else ():
-                nfd = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-                os.close(fd)
-                fd = nfd
+            fd = self._open_real(real)
+        except OSError:
+            return  # replaced by a later entry: its own metadata stands
+        try:
             os.chmod(f"/proc/self/fd/{fd}", mode)
             os.utime(f"/proc/self/fd/{fd}", ns=(mtime_ns, mtime_ns))
         except OSError:
-            pass  # replaced by a later entry: its own metadata stands
+            pass
         finally:
             os.close(fd)
+
+    def _open_real(self, real: str) -> int:
+        """An O_PATH fd on a real (symlink-free) path under the root; fails if a symlink is in the way."""
+        flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        if not real:
+            return os.dup(self.root.root.fd)
+        if self.openat2_ok:
+            try:  # one call instead of one per component
+                return openat2(self.root.root.fd, real, flags, RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)
+            except OSError as err:
+                if err.errno != errno.ENOSYS:
+                    raise
+                self.openat2_ok = False
+        fd = os.dup(self.root.root.fd)
+        try:
+            for part in real.split("/"):
+                nfd = os.open(part, flags, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
 
 def apply_layer(

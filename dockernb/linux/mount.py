@@ -40,6 +40,7 @@ __all__ = [
     "RESOLVE_BENEATH",
     "RESOLVE_IN_ROOT",
     "RESOLVE_NO_MAGICLINKS",
+    "RESOLVE_NO_SYMLINKS",
     "RESOLVE_NO_XDEV",
     "IdMap",
     "is_mountpoint",
