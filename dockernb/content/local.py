@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from dockernb.config import Config
 from dockernb.content.base import Info, Status
 from dockernb.errors import DigestMismatch, IngestLocked, InvalidArgument, NoSuchContent, NotFound
 from dockernb.spec.digest import Digest
@@ -46,6 +47,11 @@ def _utc(ts: float) -> datetime:
 
 class LocalContentStore:
     """A :class:`~dockernb.content.base.ContentStore` under one state root."""
+
+    @classmethod
+    def from_config(cls, config: Config) -> LocalContentStore:
+        """The store of ``config.root``, reading also from ``config.image_stores``."""
+        return cls(Layout(config.root), extra_stores=config.image_stores)
 
     def __init__(self, layout: Layout, *, extra_stores: Sequence[Path] = ()) -> None:
         self.layout = layout

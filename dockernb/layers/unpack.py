@@ -20,18 +20,29 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from dockernb.errors import DigestMismatch, InvalidArgument, NoSuchSnapshot, SnapshotExists
+from dockernb.errors import DigestMismatch, DockernbError, InvalidArgument, NoSuchSnapshot, SnapshotExists
 from dockernb.layers.apply import ApplyResult, Progress, WhiteoutMode, apply_layer
 from dockernb.layers.compression import RawReader
 from dockernb.linux.mount import IdMap, overlay_options, run_in_userns
 from dockernb.spec.digest import Digest
 from dockernb.spec.mount import Mount
 
-__all__ = ["ApplyTarget", "SnapshotTarget", "UnpackResult", "chain_id", "target_of", "unpack_layer"]
+__all__ = [
+    "ApplyTarget",
+    "SnapshotTarget",
+    "UnpackResult",
+    "chain_id",
+    "remove_stale_extractions",
+    "target_of",
+    "unpack_layer",
+]
+
+#: label on an extraction's active snapshot: the pid doing it (a dead pid means a killed pull)
+UNPACKING_LABEL = "dockernb/unpacking-pid"
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +57,8 @@ class SnapshotTarget(Protocol):
     def commit(self, name: str, key: str, *, labels: Mapping[str, str] | None = None) -> None: ...
 
     def remove(self, key: str) -> None: ...
+
+    def walk(self) -> Iterator[Any]: ...
 
 
 class BlobProvider(Protocol):
@@ -158,6 +171,30 @@ def _apply_in_userns(
     return _result_from_json(out)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_extractions(snapshotter: SnapshotTarget) -> list[str]:
+    """Remove active extraction snapshots whose process died (a pull killed with -9); returns their keys."""
+    stale = []
+    for info in list(snapshotter.walk()):
+        pid = getattr(info, "labels", {}).get(UNPACKING_LABEL, "")
+        if str(info.name).startswith("extract-") and pid.isdigit() and not _alive(int(pid)):
+            try:
+                snapshotter.remove(info.name)
+                stale.append(info.name)
+            except DockernbError as err:  # another process got there first, or it grew a child
+                log.debug("stale extraction %s not removed: %s", info.name, err)
+    return stale
+
+
 def unpack_layer(
     snapshotter: SnapshotTarget,
     blob: RawReader | Callable[[], RawReader],
@@ -190,7 +227,8 @@ def unpack_layer(
         except NoSuchSnapshot:
             pass
     key = f"extract-{uuid.uuid4().hex[:12]} {chain_id(parent, diff_id) if diff_id else parent}"
-    mounts = snapshotter.prepare(key, parent, labels={"dockernb/unpacking": "1"})
+    remove_stale_extractions(snapshotter)
+    mounts = snapshotter.prepare(key, parent, labels={UNPACKING_LABEL: str(os.getpid())})
     try:
         target = target_of(mounts, rootless=idmap is not None)
         stream = blob() if callable(blob) else blob

@@ -2,12 +2,10 @@
 
 ``overlay`` where the kernel lets us mount it (as root, or in a user namespace for rootless,
 kernel >= 5.11), else ``fuse-overlayfs`` when installed, else ``native`` (copies): the order
-docker and podman follow. ``DOCKERNB_STORAGE_DRIVER`` (or the ``name`` argument) picks one.
+docker and podman follow. ``Config.storage_driver`` (``DOCKERNB_STORAGE_DRIVER``) picks one.
 """
 
 from __future__ import annotations
-
-import os
 
 from dockernb.errors import InvalidConfig
 from dockernb.linux import probe
@@ -37,8 +35,12 @@ def choose_driver(rootless: bool) -> str:
 
 
 def new_snapshotter(layout: Layout, *, name: str | None = None, idmap: IdMap | None = None) -> Snapshotter:
-    """A snapshotter under ``layout``; ``idmap`` (rootless) makes it work in a user namespace."""
-    name = name or os.environ.get("DOCKERNB_STORAGE_DRIVER") or choose_driver(idmap is not None)
+    """A snapshotter under ``layout``; ``name`` is ``Config.storage_driver`` ("" or None: choose).
+
+    ``idmap`` (rootless: ``linux.mount.rootless_idmap()``) makes it work in a user namespace.
+    Raises InvalidConfig for an unknown driver name.
+    """
+    name = name or choose_driver(idmap is not None)
     cls = DRIVERS.get(name)
     if cls is None:
         raise InvalidConfig(f"unknown storage driver {name!r} (one of: {', '.join(DRIVERS)})")

@@ -209,6 +209,47 @@ def test_a_hostile_layer_leaves_nothing(layout: Layout) -> None:
     assert list(sn.walk()) == []
 
 
+def test_owners_modes_and_setuid_survive(layout: Layout) -> None:
+    """Ownership is applied (through the user namespace when rootless) and chown keeps setuid bits."""
+    layer = make(d("srv", uid=1234, gid=2345, mode=0o750), f("srv/tool", b"#!", uid=1234, gid=2345, mode=0o4755),
+                 sym("srv/link", "tool"))
+    sn = DRIVERS["overlay"](layout, idmap=idmap())
+    try:
+        res = unpack_layer(sn, _Bytes(layer), idmap=idmap())
+        got = with_mounted(sn.view("v", res.chain_id), idmap(), fs_listing)
+        assert got["srv"][:4] == ["d", 0o750, 1234, 2345]
+        assert got["srv/tool"][:4] == ["f", 0o4755, 1234, 2345]
+        assert got["srv/link"][0] == "l"
+        host = Path(layout.snapshots("overlay")) / "1" / "fs" / "srv"  # srv/ itself is 0750: not for us
+        if idmap() is not None:  # on the host: the subordinate ids
+            m = idmap()
+            assert m is not None
+            st = os.lstat(host)
+            assert (st.st_uid, st.st_gid) == (m.to_host_uid(1234), m.to_host_gid(2345))
+    finally:
+        remove_all(sn)
+
+
+def test_a_killed_unpack_is_swept_by_the_next(layout: Layout) -> None:
+    """An extraction whose process died (kill -9) leaves an active snapshot; the next unpack removes it."""
+    from dockernb.layers.unpack import UNPACKING_LABEL
+
+    sn = DRIVERS["overlay"](layout, idmap=idmap())
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    try:
+        sn.prepare("extract-deadbeef sha256:x", "", labels={UNPACKING_LABEL: str(dead)})
+        sn.prepare("extract-alive sha256:y", "", labels={UNPACKING_LABEL: str(os.getpid())})
+        unpack_layer(sn, _Bytes(make(f("a"))), idmap=idmap())
+        names = {i.name for i in sn.walk()}
+        assert "extract-deadbeef sha256:x" not in names
+        assert "extract-alive sha256:y" in names
+    finally:
+        remove_all(sn)
+
+
 class _Bytes:
     def __init__(self, data: bytes) -> None:
         self._data = data

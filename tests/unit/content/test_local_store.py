@@ -153,3 +153,16 @@ def test_extra_stores_serve_reads_only(tmp_path: Path) -> None:
     mine.delete(mine.put(b"own"))
     with pytest.raises(NoSuchContent, match="content digest sha256:.*: not found"):
         read(mine, Digest.of(b"own"))
+
+
+def test_from_config_reads_the_extra_stores(tmp_path: Path) -> None:
+    from dockernb.config import load_config
+
+    shared = store(tmp_path / "shared")
+    d = shared.put(b"blob")
+    env = {"DOCKERNB_ROOT": str(tmp_path / "mine"), "DOCKERNB_IMAGE_STORES": str(tmp_path / "shared"),
+           "DOCKERNB_CONFIG": str(tmp_path / "none.json"), "DOCKERNB_STORAGE_DRIVER": "native"}
+    config = load_config(env)
+    assert config.storage_driver == "native"
+    mine = LocalContentStore.from_config(config)
+    assert read(mine, d) == b"blob"
