@@ -14,6 +14,7 @@ Two strategies, priced in ``bench/fig_unpack.py``:
   (needed whenever there are lower layers);
 * ``openat2``: let the kernel resolve with ``RESOLVE_IN_ROOT`` (only without lower layers),
   falling back to ``python`` for the rare case it cannot create (a dangling symlink parent).
+  ``auto`` (the default) picks it whenever it applies: 10-20% faster on debian's layer here.
 
 Both cache resolved directories as ``O_PATH`` fds; the cache is dropped whenever the extractor
 replaces or removes a directory or symlink, so a later entry always sees the tree as it is.
@@ -22,6 +23,7 @@ replaces or removes a directory or symlink, so a later entry always sees the tre
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import resource
 import stat
@@ -38,6 +40,16 @@ _O_DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_HOPS = 40  # as the kernel's MAXSYMLINKS
 # cached directory fds: a quarter of the soft fd limit (1024 for many users), at most 512
 _MAX_CACHED = max(16, min(512, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
+
+
+@functools.cache
+def _openat2_works() -> bool:
+    """openat2(2) exists (Linux >= 5.6) and is not filtered by a seccomp profile."""
+    try:
+        os.close(openat2(-100, "/", os.O_PATH | os.O_DIRECTORY, RESOLVE_IN_ROOT))  # AT_FDCWD
+    except OSError:
+        return False
+    return True
 
 
 def opaque_xattrs() -> tuple[str, ...]:
@@ -82,7 +94,8 @@ class Root:
         self.lowers = tuple(lowers)
         self.overlay = overlay
         if strategy == "auto":
-            strategy = "python"
+            # measured in bench/fig_unpack.py: openat2 is 10-20% faster where it can be used
+            strategy = "openat2" if _openat2_works() else "python"
         if strategy not in ("python", "openat2"):
             raise ValueError(f"unknown resolution strategy {strategy!r}")
         self.strategy = "python" if self.lowers else strategy

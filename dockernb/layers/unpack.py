@@ -212,7 +212,8 @@ def unpack_layer(
     ``blob`` is the compressed layer stream (read once, to its end), or a callable opening it
     only when work is needed (e.g. ``lambda: store.open_reader(digest)``). ``diff_id`` (from the
     image config) makes the call idempotent and is verified; without it the chain id is learned
-    by unpacking. ``progress(compressed, uncompressed)`` as in ``apply_layer``.
+    by unpacking. ``progress(compressed, uncompressed)`` as in ``apply_layer``; rootless, it is
+    called from the feeding thread with ``uncompressed`` 0 (docker's bars count compressed bytes).
 
     Raises:
         DigestMismatch: the uncompressed layer is not ``diff_id`` (nothing is kept).
