@@ -14,7 +14,7 @@ Two strategies, priced in ``bench/fig_unpack.py``:
   (needed whenever there are lower layers);
 * ``openat2``: let the kernel resolve with ``RESOLVE_IN_ROOT`` (only without lower layers),
   falling back to ``python`` for the rare case it cannot create (a dangling symlink parent).
-  ``auto`` (the default) picks it whenever it applies: 10-20% faster on debian's layer here.
+  ``auto`` (the default) picks it whenever it applies: as fast or up to ~20% faster here.
 
 Both cache resolved directories as ``O_PATH`` fds; the cache is dropped whenever the extractor
 replaces or removes a directory or symlink, so a later entry always sees the tree as it is.
@@ -94,7 +94,7 @@ class Root:
         self.lowers = tuple(lowers)
         self.overlay = overlay
         if strategy == "auto":
-            # measured in bench/fig_unpack.py: openat2 is 10-20% faster where it can be used
+            # bench/fig_unpack.py: openat2 is as fast or up to ~20% faster where it can be used
             strategy = "openat2" if _openat2_works() else "python"
         if strategy not in ("python", "openat2"):
             raise ValueError(f"unknown resolution strategy {strategy!r}")
