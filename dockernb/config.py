@@ -8,7 +8,8 @@ The one place that reads configuration. Sources, lowest precedence first:
    for root and ``$XDG_CONFIG_HOME/dockernb/daemon.json`` otherwise;
 3. the environment: ``DOCKERNB_ROOT``, ``DOCKERNB_REGISTRY_MIRRORS``,
    ``DOCKERNB_INSECURE_REGISTRIES`` (comma- or space-separated lists),
-   ``DOCKERNB_IMAGE_STORES`` (extra read-only image stores, like podman's additionalimagestores).
+   ``DOCKERNB_IMAGE_STORES`` (extra read-only image stores, like podman's additionalimagestores),
+   ``DOCKERNB_STORAGE_DRIVER`` (``storage-driver`` in the file: overlay, fuse-overlayfs, native).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Config:
     registry_mirrors: tuple[str, ...] = ()
     insecure_registries: tuple[str, ...] = ()
     image_stores: tuple[Path, ...] = ()
+    #: snapshotter: "overlay", "fuse-overlayfs", "native"; "" = the best this machine supports
+    storage_driver: str = ""
     rootless: bool = False
     config_file: Path | None = None
     #: where each value came from ("default", "file", "env"), for `dockernb info`
@@ -127,12 +130,17 @@ def load_config(env: Mapping[str, str] | None = None, uid: int | None = None) ->
     if "DOCKERNB_INSECURE_REGISTRIES" in env:
         insecure, sources["insecure-registries"] = _split(env["DOCKERNB_INSECURE_REGISTRIES"]), "env"
     stores = tuple(Path(p) for p in _split(env.get("DOCKERNB_IMAGE_STORES", "")))
+    driver = data.get("storage-driver", "")
+    if not isinstance(driver, str):
+        raise InvalidConfig(f"{path}: 'storage-driver' must be a string")
+    driver = env.get("DOCKERNB_STORAGE_DRIVER") or driver
 
     return Config(
         root=root,
         registry_mirrors=tuple(_mirror(m) for m in mirrors),
         insecure_registries=insecure,
         image_stores=stores,
+        storage_driver=driver,
         rootless=uid != 0,
         config_file=path if path.is_file() else None,
         sources=sources,

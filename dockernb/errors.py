@@ -36,27 +36,33 @@ __all__ = [
     "ContainerStartFailed",
     "ContainerStateConflict",
     "CopySourceNotFound",
+    "DigestMismatch",
     "DockerfileInvalid",
     "DockerfileParseError",
     "DockernbError",
     "Forbidden",
     "ImageInUse",
+    "IngestLocked",
     "InternalError",
     "InvalidArgument",
     "InvalidChange",
     "InvalidConfig",
     "InvalidFilter",
+    "InvalidLayer",
     "InvalidMountSpec",
     "InvalidPortSpec",
     "InvalidReference",
     "InvalidRequest",
     "ManifestUnknown",
     "NameInUse",
+    "NoSpaceLeft",
     "NoSuchContainer",
+    "NoSuchContent",
     "NoSuchExec",
     "NoSuchImage",
     "NoSuchNetwork",
     "NoSuchObject",
+    "NoSuchSnapshot",
     "NoSuchVolume",
     "NotFound",
     "NotSupported",
@@ -65,6 +71,8 @@ __all__ = [
     "RegistryAuthRequired",
     "RegistryError",
     "RuntimeFailure",
+    "SnapshotConflict",
+    "SnapshotExists",
     "SubstitutionError",
     "Unauthorized",
     "Unavailable",
@@ -381,3 +389,59 @@ class BuildError(RuntimeFailure):
         self.step = step
         self.instruction = instruction
         self.exit_code = code
+
+
+# --- storage (content store, layers, snapshots) -------------------------------------
+
+
+class NoSuchContent(NotFound):
+    """No blob with this digest in the content store (containerd's wording)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"content digest {digest}: not found")
+        self.digest = digest
+
+
+class DigestMismatch(InvalidArgument):
+    """Committed bytes do not match the expected digest or size; nothing was registered."""
+
+    def __init__(self, got: str, expected: str = "", *, what: str = "digest") -> None:
+        super().__init__(f"unexpected commit {what} {got}, expected {expected}")
+        self.got = got
+        self.expected = expected
+
+
+class IngestLocked(Conflict):
+    """Another writer holds this ingest ref (one writer per ref, as in containerd)."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"ref {ref} locked")
+        self.ref = ref
+
+
+class InvalidLayer(InvalidArgument):
+    """A layer tar is malformed or tries to leave its root (docker's breakout errors)."""
+
+
+class NoSpaceLeft(RuntimeFailure):
+    """The disk filled up while writing; what was written is removed again."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"write {path}: no space left on device")
+        self.path = path
+
+
+class NoSuchSnapshot(NotFound):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"snapshot {key} does not exist: not found")
+        self.key = key
+
+
+class SnapshotExists(Conflict):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"snapshot {key} already exists")
+        self.key = key
+
+
+class SnapshotConflict(Conflict):
+    """The snapshot is in the wrong state for the operation (has children, is committed...)."""

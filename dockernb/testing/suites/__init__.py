@@ -1,0 +1,1 @@
+"""Conformance suites: one entry point per seam, run against every implementation."""
