@@ -156,9 +156,14 @@ def overlay_in_userns() -> Probe:
 
 def fuse_overlayfs() -> Probe:
     exe = shutil.which("fuse-overlayfs")
-    check = "fuse-overlayfs on PATH and /dev/fuse present"
-    ok = bool(exe) and os.path.exists("/dev/fuse")
-    return Probe("fuse-overlayfs", ok, exe or "not installed", check)
+    check = "fuse-overlayfs on PATH and /dev/fuse readable and writable by this user"
+    if not exe:
+        return Probe("fuse-overlayfs", False, "not installed (apt-get install fuse-overlayfs)", check)
+    if not os.path.exists("/dev/fuse"):
+        return Probe("fuse-overlayfs", False, "/dev/fuse is missing", check)
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        return Probe("fuse-overlayfs", False, "/dev/fuse is not accessible to this user", check)
+    return Probe("fuse-overlayfs", True, exe, check)
 
 
 def slirp4netns() -> Probe:
