@@ -212,6 +212,11 @@ class RegistryClient:
             try:
                 return action(session)
             except DockernbError as err:
+                if isinstance(err, RegistryUnreachable):  # ping again next time
+                    with self._lock:
+                        self._sessions.pop((endpoint, session.auth), None)
+                    if answered is not None:
+                        raise answered from err
                 if not endpoint.mirror or final:
                     raise
                 log.info("mirror %s: %s; trying the next endpoint", endpoint.url, err)

@@ -1,7 +1,8 @@
 """Registry credentials in a ``~/.docker/config.json``-compatible file, with docker's credential helpers (L3).
 
 Where: ``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``: the very file docker's CLI
-uses, so ``docker login`` and ``dockernb login`` share their logins (``Config.credentials_file``).
+uses, so ``docker login`` and ``dockernb login`` share their logins (``Config.credentials_file``,
+:func:`~dockernb.config.default_credentials_file`).
 What: ``auths`` entries keyed by registry host (Docker Hub's key is ``https://index.docker.io/v1/``)
 holding ``auth`` = base64(``user:password``) or an ``identitytoken``; ``credHelpers`` (per host) and
 ``credsStore`` (default) name ``docker-credential-<name>`` programs spoken to over stdin/stdout
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from dockernb.config import default_credentials_file
 from dockernb.errors import CredentialHelperFailed, InvalidConfig
 from dockernb.store.atomic import write_bytes
 
@@ -71,14 +73,6 @@ def convert_to_hostname(url: str) -> str:
             url = url[len(prefix) :]
             break
     return url.split("/", 1)[0]
-
-
-def default_credentials_file(env: Mapping[str, str] | None = None) -> Path:
-    """``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json`` (docker's own rule)."""
-    env = os.environ if env is None else env
-    if env.get("DOCKER_CONFIG"):
-        return Path(env["DOCKER_CONFIG"]) / "config.json"
-    return Path(env.get("HOME") or os.path.expanduser("~")) / ".docker" / "config.json"
 
 
 class MemoryCredentials:
