@@ -103,6 +103,10 @@ class FaultProxy:
 
     def stop(self) -> None:
         self._stopped.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked in our thread
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             socks = list(self._sockets)
@@ -119,8 +123,16 @@ class FaultProxy:
 
     def _close(self, s: socket.socket, *, reset: bool = False) -> None:
         try:
+            # close(2) alone does not wake a recv blocked in the other pump thread (nor send anything
+            # while that recv holds the socket); shutdown does. SHUT_RD sends nothing, so a reset stays a reset
             if reset:  # RST, not FIN: the client sees "connection reset", as when a link dies
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.shutdown(socket.SHUT_RD)
+            else:
+                s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             s.close()
         except OSError:
             pass

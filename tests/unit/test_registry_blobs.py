@@ -16,6 +16,8 @@ from dockernb.spec.reference import parse_reference
 from dockernb.testing.registry import BlobFault, MemoryRegistry
 from tests.unit.registry_fakes import client, config, layer
 
+pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
+
 DATA = layer(7, 400_000)
 
 

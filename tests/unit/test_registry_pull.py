@@ -22,6 +22,8 @@ from dockernb.spec.reference import parse_reference
 from dockernb.testing.registry import MemoryRegistry, Router
 from tests.unit.registry_fakes import HOST_PLATFORM, OTHER_PLATFORM, client, config, image, layer
 
+pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
+
 
 def test_resolve_by_tag_heads_then_gets_by_digest() -> None:
     reg = MemoryRegistry()

@@ -15,6 +15,8 @@ from dockernb.spec.reference import parse_reference
 from dockernb.testing.registry import MemoryRegistry
 from tests.unit.registry_fakes import client, layer
 
+pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
+
 BLOB = layer(11, 300_000)
 DESC = Descriptor(MediaType.OCI_LAYER_GZIP, Digest.of(BLOB), len(BLOB))
 TARGET = parse_reference("registry.test/team/app:v1")

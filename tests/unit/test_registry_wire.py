@@ -10,6 +10,8 @@ from dockernb.registry.errcode import problem
 from dockernb.registry.transport import Headers, Response
 from tests.unit.registry_fakes import config
 
+pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
+
 
 def test_challenges() -> None:
     got = parse_challenges([

@@ -22,6 +22,8 @@ from dockernb.spec.oci import (
     select_manifest,
 )
 
+pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
+
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
 D3 = "sha256:" + "3" * 64

@@ -12,6 +12,8 @@ from dockernb.spec.digest import Digest
 from dockernb.spec.reference import INDEX_SERVER, Reference, parse_reference, parse_tag_target
 from tests import golden
 
+pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
+
 ORACLE = json.loads((Path(__file__).parent / "data" / "reference_oracle.json").read_text())["cases"]
 H = "0123456789abcdef" * 4
 
