@@ -9,7 +9,7 @@ the JSON bytes a registry or an archive holds. Malformed or unsupported document
 from __future__ import annotations
 
 import json
-import platform as _host
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -136,7 +136,7 @@ def _normalize_arch(arch: str, variant: str) -> tuple[str, str]:
 
 
 def _host_arch() -> tuple[str, str]:
-    arch, variant = _normalize_arch(_host.machine(), "")
+    arch, variant = _normalize_arch(os.uname().machine, "")
     if arch.startswith("armv"):  # armv7l, armv6l
         arch, variant = _normalize_arch("arm", arch[4:5])
     return arch, variant
@@ -246,6 +246,10 @@ def select_manifest(index: Index, wanted: Platform) -> Descriptor:
         for desc in index.manifests:
             if desc.platform is not None and desc.media_type not in INDEX_TYPES and desc.platform.matches(candidate):
                 return desc
+    # an entry that names no platform fits any (containerd's rule); its config says what it is
+    for desc in index.manifests:
+        if desc.platform is None and desc.media_type in MANIFEST_TYPES:
+            return desc
     raise NoMatchingPlatform(str(wanted.normalized()))
 
 

@@ -184,6 +184,13 @@ def test_platform_preference_and_selection() -> None:
         select_manifest(only386, Platform("windows", "amd64"))
 
 
+def test_an_entry_without_platform_fits_any() -> None:
+    entry = {"mediaType": MediaType.OCI_MANIFEST, "digest": D3, "size": 1}
+    idx = parse_document(json.dumps({"schemaVersion": 2, "manifests": [entry]}).encode())
+    assert isinstance(idx, Index)
+    assert select_manifest(idx, Platform.parse("linux/s390x")).digest == Digest.parse(D3)
+
+
 def test_attestation_entries_are_never_selected() -> None:
     entry = {"mediaType": MediaType.OCI_MANIFEST, "digest": D3, "size": 1,
              "platform": {"os": "unknown", "architecture": "unknown"}}  # fmt: skip
