@@ -19,11 +19,11 @@ from dockernb.spec.reference import INDEX_SERVER
 from dockernb.testing.registry import MemoryRegistry
 from tests.unit.registry_fakes import config, image
 
+pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
+
 HELPER = f"""#!{sys.executable}
 # a docker-credential-helpers protocol implementation keeping secrets in a JSON file beside it
 import json, os, sys
-
-pytestmark = pytest.mark.rootless  # also run by Debian's python3 3.11.2, unprivileged
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "secrets.json")
 data = json.load(open(path)) if os.path.exists(path) else {{}}
 action, payload = sys.argv[1], sys.stdin.read()
