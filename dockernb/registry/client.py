@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dockernb.config import Config
+from dockernb.config import Config, default_credentials_file
 from dockernb.errors import (
     DigestMismatch,
     DockernbError,
@@ -35,7 +35,7 @@ from dockernb.errors import (
 )
 from dockernb.registry.auth import TokenCache, pull_scope
 from dockernb.registry.blobs import BlobReader, Hasher, ProgressFn, Retry
-from dockernb.registry.credentials import AuthConfig, CredentialStore, MemoryCredentials
+from dockernb.registry.credentials import AuthConfig, CredentialStore, DockerConfigFile, MemoryCredentials
 from dockernb.registry.endpoints import Endpoint, lookup_endpoints
 from dockernb.registry.errcode import Problem, problem
 from dockernb.registry.login import LoginResult, LogoutResult, login, logout
@@ -157,6 +157,12 @@ class RegistryClient:
         self._sessions: dict[tuple[Endpoint, AuthConfig | None], Session] = {}
         self._dead: dict[Endpoint, float] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Config, **kw: object) -> RegistryClient:
+        """The engine's client: logins from docker's config.json (``config.credentials_file``)."""
+        path = config.credentials_file or default_credentials_file()
+        return cls(config, DockerConfigFile(path), **kw)  # type: ignore[arg-type]
 
     def close(self) -> None:
         close = getattr(self.transport, "close", None)

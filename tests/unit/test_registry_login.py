@@ -91,9 +91,16 @@ def test_server_names() -> None:
     assert convert_to_hostname("https://h:1/x/y") == "h:1"
 
 
-def test_default_file_location() -> None:
+def test_default_file_location(tmp_path: Path) -> None:
     assert default_credentials_file({"DOCKER_CONFIG": "/x/y", "HOME": "/h"}) == Path("/x/y/config.json")
     assert default_credentials_file({"HOME": "/h"}) == Path("/h/.docker/config.json")
+    from dockernb.config import load_config
+
+    cfg = load_config(env={"HOME": str(tmp_path), "DOCKERNB_ROOT": str(tmp_path / "root"),
+                           "DOCKER_CONFIG": str(tmp_path / "dc")}, uid=1000)  # fmt: skip
+    assert cfg.credentials_file == tmp_path / "dc" / "config.json"
+    client = RegistryClient.from_config(cfg)
+    assert isinstance(client.credentials, DockerConfigFile) and client.credentials.path == cfg.credentials_file
 
 
 def test_config_file_round_trip(tmp_path: Path) -> None:
