@@ -10,6 +10,10 @@ The one place that reads configuration. Sources, lowest precedence first:
    ``DOCKERNB_INSECURE_REGISTRIES`` (comma- or space-separated lists),
    ``DOCKERNB_IMAGE_STORES`` (extra read-only image stores, like podman's additionalimagestores),
    ``DOCKERNB_STORAGE_DRIVER`` (``storage-driver`` in the file: overlay, fuse-overlayfs, native).
+
+Registry logins are not engine configuration: they live where docker's CLI keeps them,
+``$DOCKER_CONFIG/config.json`` else ``~/.docker/config.json`` (``credentials_file``), so that
+``docker login`` and ``dockernb login`` share them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 from dockernb.errors import InvalidConfig
 
-__all__ = ["Config", "default_config_file", "default_root", "load_config"]
+__all__ = ["Config", "default_config_file", "default_credentials_file", "default_root", "load_config"]
 
 
 def _xdg(var: str, fallback: str, env: Mapping[str, str]) -> Path:
@@ -51,6 +55,14 @@ def default_config_file(env: Mapping[str, str] | None = None, uid: int | None = 
     return _xdg("XDG_CONFIG_HOME", ".config", env) / "dockernb" / "daemon.json"
 
 
+def default_credentials_file(env: Mapping[str, str] | None = None) -> Path:
+    """docker's own rule: ``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``."""
+    env = os.environ if env is None else env
+    if env.get("DOCKER_CONFIG"):
+        return Path(env["DOCKER_CONFIG"]) / "config.json"
+    return Path(env.get("HOME") or os.path.expanduser("~")) / ".docker" / "config.json"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """What the engine needs to know before it touches anything."""
@@ -63,6 +75,8 @@ class Config:
     storage_driver: str = ""
     rootless: bool = False
     config_file: Path | None = None
+    #: docker's config.json holding registry logins (None: default_credentials_file() at use)
+    credentials_file: Path | None = None
     #: where each value came from ("default", "file", "env"), for `dockernb info`
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -143,5 +157,6 @@ def load_config(env: Mapping[str, str] | None = None, uid: int | None = None) ->
         storage_driver=driver,
         rootless=uid != 0,
         config_file=path if path.is_file() else None,
+        credentials_file=default_credentials_file(env),
         sources=sources,
     )

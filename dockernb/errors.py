@@ -6,19 +6,20 @@ Docker has some (../shared/golden records them), so raise sites stay one line::
 
     DockernbError                      root: catch this to catch everything dockernb raises
     ├── NotFound            (404)      NoSuchContainer, NoSuchImage, NoSuchObject, NoSuchNetwork,
-    │                                  NoSuchVolume, NoSuchExec, ManifestUnknown
+    │                                  NoSuchVolume, NoSuchExec, ManifestUnknown, NoMatchingPlatform
     ├── InvalidArgument     (400)      InvalidReference, InvalidPortSpec, InvalidMountSpec,
     │                                  InvalidFilter, InvalidConfig, DockerfileParseError, DockerfileInvalid,
     │                                  BuildContextError, BuildTargetNotFound, SubstitutionError,
-    │                                  CopySourceNotFound, InvalidChange, InvalidRequest
+    │                                  CopySourceNotFound, InvalidChange, InvalidRequest, InvalidPlatform
     ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated
     ├── Unauthorized        (401)      RegistryAuthRequired
     ├── Forbidden           (403)
-    ├── Unavailable         (503)      ProbeFailed (carries the probe that failed)
+    ├── Unavailable         (503)      ProbeFailed (carries the probe that failed), CredentialHelperFailed
     ├── NotSupported        (501)
     ├── RuntimeFailure      (500)      ContainerStartFailed <- CommandNotFound (127),
     │                                  CommandNotExecutable (126); BuildError
-    ├── RegistryError       (502)      the registry's own message
+    ├── RegistryError       (502)      the registry's own message; RegistryUnreachable, InvalidManifest,
+    │                                  DigestMismatch
     └── InternalError       (500)      an invariant broke; always logged with a traceback
 
 Callers test the class, never the message. Wrap with ``raise X(...) from err``.
@@ -36,6 +37,7 @@ __all__ = [
     "ContainerStartFailed",
     "ContainerStateConflict",
     "CopySourceNotFound",
+    "CredentialHelperFailed",
     "DigestMismatch",
     "DockerfileInvalid",
     "DockerfileParseError",
@@ -49,12 +51,15 @@ __all__ = [
     "InvalidConfig",
     "InvalidFilter",
     "InvalidLayer",
+    "InvalidManifest",
     "InvalidMountSpec",
+    "InvalidPlatform",
     "InvalidPortSpec",
     "InvalidReference",
     "InvalidRequest",
     "ManifestUnknown",
     "NameInUse",
+    "NoMatchingPlatform",
     "NoSpaceLeft",
     "NoSuchContainer",
     "NoSuchContent",
@@ -70,12 +75,14 @@ __all__ = [
     "ProbeFailed",
     "RegistryAuthRequired",
     "RegistryError",
+    "RegistryUnreachable",
     "RuntimeFailure",
     "SnapshotConflict",
     "SnapshotExists",
     "SubstitutionError",
     "Unauthorized",
     "Unavailable",
+    "VerificationFailed",
 ]
 
 
@@ -206,19 +213,36 @@ class ManifestUnknown(NotFound):
         self.ref = ref
 
 
+class NoMatchingPlatform(NotFound):
+    """An index/manifest list has no entry for the platform (docker prints it in the pull stream)."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__(f"no matching manifest for {platform} in the manifest list entries")
+        self.platform = platform
+
+
 # --- invalid argument -------------------------------------------------------------
 
 
 class InvalidReference(InvalidArgument):
-    """A malformed image reference, in docker's words (`invalid reference format...`)."""
+    """A malformed image reference, in docker's words (`invalid reference format...`).
 
-    def __init__(self, ref: str, reason: str = "") -> None:
-        text = "invalid reference format"
-        if reason:
-            text += f": {reason}"
+    ``text`` replaces the whole message where Go's parser words it otherwise
+    (``invalid checksum digest length``, ``repository name must not be more than 255 characters``).
+    """
+
+    def __init__(self, ref: str, reason: str = "", *, text: str | None = None) -> None:
+        if text is None:
+            text = "invalid reference format"
+            if reason:
+                text += f": {reason}"
         super().__init__(text)
         self.ref = ref
         self.reason = reason
+
+
+class InvalidPlatform(InvalidArgument):
+    """A bad ``--platform`` value, in containerd's words (``"x/y/z/w": cannot parse platform specifier...``)."""
 
 
 class InvalidPortSpec(InvalidArgument):
@@ -349,7 +373,12 @@ class PortAllocated(Conflict):
 
 
 class RegistryAuthRequired(Unauthorized):
-    pass
+    """Access refused or credentials missing/wrong; the message is docker's (``pull access denied for ...``,
+    ``Get "http://...": unauthorized: incorrect username or password``, ``login attempt to ... failed``)."""
+
+
+class CredentialHelperFailed(Unavailable):
+    """A ``docker-credential-<name>`` helper is missing or failed (docker's ``error getting credentials - ...``)."""
 
 
 class ProbeFailed(Unavailable):
@@ -364,6 +393,24 @@ class ProbeFailed(Unavailable):
         super().__init__(text)
         self.probe = probe
         self.hint = hint
+
+
+# --- registry ---------------------------------------------------------------------
+
+
+class RegistryUnreachable(RegistryError):
+    """The registry could not be reached or spoke no HTTP we understand, in Go's words
+    (``Get "https://h/v2/": dial tcp h: connect: connection refused``,
+    ``http: server gave HTTP response to HTTPS client``)."""
+
+
+class InvalidManifest(RegistryError):
+    """A manifest, index or image config that is malformed or of a media type we do not support."""
+
+
+class VerificationFailed(RegistryError):
+    """Received bytes do not hash to the digest asked for (``filesystem layer verification failed for digest ...``);
+    nothing of them is kept."""
 
 
 # --- runtime ----------------------------------------------------------------------

@@ -10,8 +10,8 @@ from dockernb.errors import InvalidArgument
 
 __all__ = ["Digest"]
 
-_HEX = {"sha256": 64, "sha512": 128}
-_RE = re.compile(r"^(sha256|sha512):([0-9a-f]+)$")
+_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}
+_RE = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]+)\Z")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -23,7 +23,7 @@ class Digest:
 
     @classmethod
     def parse(cls, text: str) -> Digest:
-        """Raises InvalidArgument for anything but a well-formed sha256/sha512 digest."""
+        """Raises InvalidArgument for anything but a well-formed sha256/sha384/sha512 digest."""
         m = _RE.match(text)
         if not m or len(m.group(2)) != _HEX[m.group(1)]:
             raise InvalidArgument(f"invalid digest: {text!r}")
