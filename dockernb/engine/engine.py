@@ -7,11 +7,15 @@ the API server) can share one root at once, through the file locks in ``dockernb
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from dockernb.config import Config, load_config
-from dockernb.engine.builds import BuildService
 from dockernb.engine.system import SystemService
+
+if TYPE_CHECKING:
+    from dockernb.engine.builds import BuildService
 
 __all__ = ["Engine", "from_env"]
 
@@ -22,7 +26,14 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.system = SystemService(config)
-        self.builds = BuildService(config)
+
+    # Services are made on first use: a CLI call pays only for the service it needs
+    # (importing the builder alone costs about 0.1 s).
+    @cached_property
+    def builds(self) -> BuildService:
+        from dockernb.engine.builds import BuildService
+
+        return BuildService(self.config)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Engine:
