@@ -74,7 +74,7 @@ def decode(cls: type[T], data: Mapping[str, Any]) -> T:
     """Build ``cls`` from JSON data written by :func:`encode`; raises ValueError/TypeError on a bad shape."""
     if not isinstance(data, Mapping):
         raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
-    hints = _hints(cls)
+    hints = _hints(cls)  # type: ignore[arg-type]  # classes are hashable
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in data:

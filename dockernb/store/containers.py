@@ -42,7 +42,7 @@ from dockernb.errors import (
 )
 from dockernb.spec.container import ContainerRecord
 from dockernb.spec.names import generate_id, random_name, validate_name
-from dockernb.spec.status import ContainerState, ContainerStatus, Event, ExitRecord, conflict_message, next_status
+from dockernb.spec.status import ContainerState, Event, ExitRecord, conflict_message, next_status
 from dockernb.store.atomic import write_bytes, write_json
 from dockernb.store.codec import decode, encode
 from dockernb.store.layout import Layout
