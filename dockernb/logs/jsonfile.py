@@ -126,7 +126,7 @@ def timestamp_fixed(stored: str) -> str:
 
 
 _EPOCH_CACHE: dict[str, int] = {}
-_SCALE = [10 ** (9 - n) for n in range(10)]
+_SCALE: list[int] = [int(10 ** (9 - n)) for n in range(10)]
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 
 
