@@ -243,6 +243,8 @@ class ContainerState:
     status: ContainerStatus = ContainerStatus.CREATED
     #: host pid of the container's init while running, else 0
     pid: int = 0
+    #: the init's start time (clock ticks since boot), to tell it from a recycled pid
+    pid_start: int = 0
     #: the monitor process owning the init, and its start time (clock ticks since boot, from
     #: /proc/<pid>/stat) so that a recycled pid is never mistaken for the monitor
     monitor_pid: int = 0
