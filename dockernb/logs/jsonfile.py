@@ -228,17 +228,18 @@ class LineSplitter:
         self.buf += data
         out: list[tuple[bytes, int]] = []
         while True:
-            nl = self.buf.find(b"\n")
-            if nl < 0:
-                break
-            line, self.buf = self.buf[: nl + 1], self.buf[nl + 1 :]
-            out.append((line, self.partial_ns or now_ns))
-            self.partial_ns = 0
-        while len(self.buf) >= BUF_SIZE:
-            chunk, self.buf = self.buf[:BUF_SIZE], self.buf[BUF_SIZE:]
-            self.partial_ns = self.partial_ns or now_ns
-            out.append((chunk, self.partial_ns))
-        return out
+            # like the copier, look for a newline only within one buffer's worth
+            nl = self.buf.find(b"\n", 0, BUF_SIZE)
+            if nl >= 0:
+                out.append((self.buf[: nl + 1], self.partial_ns or now_ns))
+                self.buf = self.buf[nl + 1 :]
+                self.partial_ns = 0
+            elif len(self.buf) >= BUF_SIZE:
+                self.partial_ns = self.partial_ns or now_ns
+                out.append((self.buf[:BUF_SIZE], self.partial_ns))
+                self.buf = self.buf[BUF_SIZE:]
+            else:
+                return out
 
     def flush(self, now_ns: int) -> list[tuple[bytes, int]]:
         if not self.buf:

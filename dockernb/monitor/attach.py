@@ -146,8 +146,9 @@ class AttachClient:
                 return None
             self._buf += chunk
 
-    def frames(self) -> Iterator[tuple[int, bytes]]:
-        while (frame := self.recv()) is not None:
+    def frames(self, timeout: float | None = None) -> Iterator[tuple[int, bytes]]:
+        """Output frames until the end; ``timeout`` bounds each wait (TimeoutError)."""
+        while (frame := self.recv(timeout)) is not None:
             yield frame
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ two processes compiling at once both end with a whole binary.
 Fallback: without a C compiler (``$CC``, ``cc`` or ``gcc``) :func:`supervisor_binary` returns
 None and the launcher runs the Python supervisor (``dockernb.monitor.pysupervisor``): the
 same protocol and files, at the memory cost of one Python process per container (about
-10 MB RSS instead of about 1 MB); ``dockernb info`` reports which one is in use.
+10 MB RSS instead of about 1.5 MB). ``DOCKERNB_MONITOR_SUPERVISOR=python`` forces it.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def supervisor_binary(env: Mapping[str, str] | None = None) -> Path | None:
     Raises ProbeFailed when the compiler fails or the cache is not private to this user.
     """
     env = os.environ if env is None else env
+    if env.get("DOCKERNB_MONITOR_SUPERVISOR") == "python":
+        return None  # asked for the Python twin (tests of the fallback use this)
     source = SOURCE.read_bytes()
     digest = hashlib.sha256(source + "\0".join(CFLAGS).encode()).hexdigest()[:16]
     directory = cache_dir(env)

@@ -443,16 +443,20 @@ static void client_frame(int i, int type, const unsigned char *p, size_t n) {
 /* read what a client sent; returns -1 when it went away or misbehaved */
 static int client_read(int i) {
     char tmp[8192];
+    int gone = 0;
     for (;;) {
         ssize_t n = read(clients[i].fd, tmp, sizeof tmp);
-        if (n == 0)
-            return -1;
+        if (n == 0) {
+            gone = 1; /* handle what it sent before it hung up */
+            break;
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN)
                 break;
-            return -1;
+            gone = 1;
+            break;
         }
         buf_add(&clients[i].in, tmp, (size_t)n);
         if (stdin_buf.len > STDIN_HIGH)
@@ -469,7 +473,7 @@ static int client_read(int i) {
         client_frame(i, h[0], h + 8, n);
         buf_drop(in, 8 + n);
     }
-    return 0;
+    return gone ? -1 : 0;
 }
 
 static int client_flush(int i) {

@@ -164,16 +164,18 @@ class _Supervisor:
                 fcntl.ioctl(self.pty, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def _client_read(self, c: _Client) -> bool:
+        gone = False
         try:
             while True:
                 chunk = os.read(c.sock_fd, 8192)
                 if not chunk:
-                    return False
+                    gone = True  # handle what it sent before it hung up
+                    break
                 c.inbuf += chunk
         except BlockingIOError:
             pass
         except OSError:
-            return False
+            gone = True
         while len(c.inbuf) >= 8:
             kind, size = _HEADER.unpack_from(c.inbuf)
             if size > 1 << 20:
@@ -182,7 +184,7 @@ class _Supervisor:
                 break
             self._frame(c, kind, bytes(c.inbuf[8 : 8 + size]))
             del c.inbuf[: 8 + size]
-        return True
+        return not gone
 
     def _client_flush(self, c: _Client) -> bool:
         try:
