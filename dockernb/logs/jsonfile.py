@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from dockernb.spec.logline import LogLine
+from dockernb.spec.logline import LogLine, timestamp_fixed
 
 __all__ = [
     "BUF_SIZE",
@@ -113,16 +113,6 @@ def format_time_fixed(ns: int) -> str:
     """docker's ``logs -t`` stamp: RFC3339 with exactly nine fractional digits."""
     sec, frac = divmod(ns, 1_000_000_000)
     return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec))}.{frac:09d}Z"
-
-
-def timestamp_fixed(stored: str) -> str:
-    """The nine-digit form of a stored stamp (``logs -t``), without a round trip through integers."""
-    if stored.endswith("Z") and len(stored) >= 20 and stored[10] == "T":
-        if len(stored) == 20:
-            return stored[:19] + ".000000000Z"
-        if stored[19] == ".":
-            return stored[:20] + stored[20:-1].ljust(9, "0") + "Z"
-    return format_time_fixed(parse_time(stored))
 
 
 _EPOCH_CACHE: dict[str, int] = {}
