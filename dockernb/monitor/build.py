@@ -57,7 +57,7 @@ def cache_dir(env: Mapping[str, str] | None = None, uid: int | None = None) -> P
 def compiler(env: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if env is None else env
     for name in (env.get("CC", ""), "cc", "gcc"):
-        if name and shutil.which(name):
+        if name and shutil.which(name, path=env.get("PATH", os.defpath)):
             return name
     return None
 
@@ -97,7 +97,12 @@ def supervisor_binary(env: Mapping[str, str] | None = None) -> Path | None:
     os.close(fd)
     try:
         proc = subprocess.run(
-            [cc, *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True, check=False, timeout=120
+            [cc, *CFLAGS, "-o", tmp, str(SOURCE)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env={**os.environ, "PATH": env.get("PATH", os.defpath)},
         )
         if proc.returncode != 0:
             raise ProbeFailed(

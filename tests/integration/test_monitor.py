@@ -413,3 +413,19 @@ def test_many_monitors_start_quickly(c_harness: Harness) -> None:
         os.kill(s.pid, signal.SIGKILL)
     for r in recs:
         assert c_harness.wait(r).exit_code == 137
+
+
+def test_a_start_the_engine_never_recorded_is_adopted(c_harness: Harness) -> None:
+    """The engine died between the monitor's start and writing state.json (a kernel restart)."""
+    argv = ["sh", "-c", "sleep 0.5; exit 4"]
+    rec = c_harness.create(argv)
+    paths = c_harness.store.paths(rec.id)
+    pending = c_harness.launcher.launch(paths, PlainSpawner(argv, ENV), c_harness.options(rec))
+    c_harness.processes += [(pending.monitor_pid, pending.monitor_start), (pending.pid, pending.pid_start)]
+    pending.start()
+    assert c_harness.store.state(rec.id).status is ContainerStatus.CREATED  # never recorded
+    seen = reconcile.effective(c_harness.store, rec.id)
+    assert (seen.status, seen.monitor_pid, seen.generation) == (ContainerStatus.RUNNING, pending.monitor_pid, 1)
+    c_harness.monitor_idle(pending.monitor_pid, pending.monitor_start)  # the post-exit handler recorded it all
+    state = c_harness.store.state(rec.id)
+    assert (state.status, state.exit_code, state.generation) == (ContainerStatus.EXITED, 4, 1)
