@@ -32,10 +32,14 @@ def plain_spec(argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: s
 
 
 class PlainSpawner:
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str = "/") -> None:
+    def __init__(
+        self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str = "/", oom_file: str = ""
+    ) -> None:
         self.argv = list(argv)
         self.env = dict(env or {"PATH": "/usr/local/bin:/usr/bin:/bin"})
         self.cwd = cwd
+        #: stands in for the cgroup's memory.events (tests write its "oom_kill N" line)
+        self.oom_file = oom_file
         self._go: int = -1
         self._err: int = -1
 
@@ -90,7 +94,7 @@ class PlainSpawner:
         if slave >= 0:
             os.close(slave)
         self._go, self._err = go_w, err_r
-        return Task(pid=pid, pty_master=master if stdio.tty else None)
+        return Task(pid=pid, pty_master=master if stdio.tty else None, oom_file=self.oom_file)
 
     def start(self, task: Task) -> None:
         os.write(self._go, b"x")

@@ -429,3 +429,20 @@ def test_a_start_the_engine_never_recorded_is_adopted(c_harness: Harness) -> Non
     c_harness.monitor_idle(pending.monitor_pid, pending.monitor_start)  # the post-exit handler recorded it all
     state = c_harness.store.state(rec.id)
     assert (state.status, state.exit_code, state.generation) == (ContainerStatus.EXITED, 4, 1)
+
+
+def test_oom_kill_is_recorded(harness: Harness, tmp_path: Path) -> None:
+    """The monitor compares the cgroup's oom_kill counter before and after the run."""
+    events = tmp_path / "memory.events"
+    events.write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    rec = harness.create(["sleep", "0.5"])
+    paths = harness.store.paths(rec.id)
+    spawner = PlainSpawner(["sleep", "0.5"], ENV, oom_file=str(events))
+    pending = harness.launcher.launch(paths, spawner, harness.options(rec, post_exit=False))
+    harness.processes += [(pending.monitor_pid, pending.monitor_start), (pending.pid, pending.pid_start)]
+    pending.start()
+    time.sleep(0.1)
+    events.write_text("low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n")  # the kernel killed something meanwhile
+    harness.wait_gone(pending.monitor_pid, pending.monitor_start)
+    record = harness.store.exit_record(rec.id)
+    assert record is not None and record.oom_killed
