@@ -85,7 +85,8 @@ def post_exit_argv(root: Path, container_id: str, hooks: str = "") -> tuple[str,
 
 
 def _send(sock: socket.socket, **msg: Any) -> None:  # noqa: ANN401
-    sock.sendall(json.dumps(msg).encode() + b"\n")
+    # MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE that kills the monitor
+    sock.sendall(json.dumps(msg).encode() + b"\n", socket.MSG_NOSIGNAL)
 
 
 class _Lines:
@@ -163,6 +164,7 @@ class _Monitor:
         os.close(null)
         os.close(log)
         os.chdir(self.paths.dir)
+        os.umask(0o077)  # the attach socket is born private (this process is single-threaded)
         # relative names: a unix socket path is limited to 108 bytes, a state root is not
         for stale in ("attach.sock", "exit.json"):
             with contextlib.suppress(FileNotFoundError):
@@ -273,6 +275,9 @@ def _monitor_main(paths: ContainerPaths, spawner: Spawner, options: MonitorOptio
     code = 125
     mon = _Monitor(paths, spawner, options)
     try:
+        # nothing of the caller's stays open here: a lock it holds must not outlive it in us
+        # (flock belongs to the open file), nor its terminal or its kernel's sockets
+        _close_all_but([sock.fileno()])
         mon.prepare(detach=False)  # A already called setsid
         task = mon.create()
         _send(sock, pid=task.pid, pid_start=start_time(task.pid), monitor=os.getpid())
@@ -372,6 +377,8 @@ class PendingStart:
         try:
             _send(self._sock, go=True)
             msg = self._lines.read(timeout)
+        except OSError:
+            msg = None  # the monitor is gone
         finally:
             self._sock.close()
         if msg is None:
@@ -414,7 +421,8 @@ class Launcher:
             finally:
                 os._exit(0)
         monitor_end.close()
-        os.waitpid(first, 0)
+        with contextlib.suppress(ChildProcessError):  # a SIGCHLD handler of the caller may have reaped it
+            os.waitpid(first, 0)
         lines = _Lines(engine_end)
         try:
             msg = lines.read(_TIMEOUT)

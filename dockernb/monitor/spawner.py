@@ -12,6 +12,10 @@ session and become a subreaper), in two steps, like runc's create and start:
 
 ``abort(task)`` kills a created init that will not be started and cleans up after it.
 
+The monitor closes every file descriptor it inherited from its caller before ``create``
+(a lock the engine holds must not live on in a container), so a spawner opens what it needs
+in ``create``, not before. An init must never exec if its monitor dies before ``start``.
+
 The real implementation (integration phase) wraps ``dockernb.runtime``; the tests use
 :class:`dockernb.testing.spawners.PlainSpawner`, an ordinary forked process. A spawner must
 be rebuildable in a fresh process for restarts: ``SpawnSpec`` names a factory

@@ -71,7 +71,8 @@ class PlainSpawner:
                     ]
                 for target, fd in enumerate(fds):
                     os.dup2(fd, target)
-                os.read(go_r, 1)  # blocked until start
+                if not os.read(go_r, 1):  # blocked until start; EOF: the monitor died, never exec
+                    os._exit(126)
                 os.close(go_r)
                 os.chdir(self.cwd)
                 for sig in range(1, signal.NSIG):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from dockernb.errors import CommandNotExecutable, CommandNotFound
+from dockernb.errors import CommandNotExecutable, CommandNotFound, InternalError
 from dockernb.linux.process import alive, parent_pid, start_time
 from dockernb.logs.jsonfile import BUF_SIZE, encode_entry, parse_time
 from dockernb.logs.reader import log_files, read_logs
@@ -446,3 +446,62 @@ def test_oom_kill_is_recorded(harness: Harness, tmp_path: Path) -> None:
     harness.wait_gone(pending.monitor_pid, pending.monitor_start)
     record = harness.store.exit_record(rec.id)
     assert record is not None and record.oom_killed
+
+
+class _LeakySpawner(PlainSpawner):
+    """Forks without closing anything, as a careless runtime might."""
+
+    def create(self, stdio):  # type: ignore[no-untyped-def]
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(stdio.stdout, 1)
+            os.dup2(stdio.stderr, 2)
+            if os.read(go_r, 1):
+                os.execvpe(self.argv[0], self.argv, self.env)
+            os._exit(126)
+        os.close(go_r)
+        self._go = go_w
+        self._err = os.open(os.devnull, os.O_RDONLY)
+        from dockernb.monitor.spawner import Task
+
+        return Task(pid=pid)
+
+
+def test_the_callers_fds_do_not_leak_into_the_container(c_harness: Harness, tmp_path: Path) -> None:
+    """An inheritable fd of the caller (a lock, a kernel's socket) stays with the caller."""
+    import fcntl
+
+    rec = c_harness.create(["sleep", "100"])
+    paths = c_harness.store.paths(rec.id)
+    lock_path = tmp_path / "kernel.lock"
+    held = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    os.set_inheritable(held, True)  # not close-on-exec, as C libraries often leave them
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        pending = c_harness.launcher.launch(paths, _LeakySpawner(["sleep", "100"], ENV), c_harness.options(rec))
+        c_harness.processes += [(pending.monitor_pid, pending.monitor_start), (pending.pid, pending.pid_start)]
+        pending.start()
+    finally:
+        os.close(held)
+    fd = os.open(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: neither monitor nor container kept it
+    finally:
+        os.close(fd)
+    for pid in (pending.pid, pending.monitor_pid):
+        targets = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
+        assert str(lock_path) not in targets
+
+
+def test_an_init_whose_monitor_died_before_start_never_runs(c_harness: Harness, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    argv = ["sh", "-c", f"echo ran > {marker}"]
+    rec = c_harness.create(argv)
+    pending = c_harness.launcher.launch(c_harness.store.paths(rec.id), PlainSpawner(argv, ENV), c_harness.options(rec))
+    c_harness.processes += [(pending.monitor_pid, pending.monitor_start), (pending.pid, pending.pid_start)]
+    os.kill(pending.monitor_pid, signal.SIGKILL)
+    c_harness.wait_gone(pending.pid, pending.pid_start)
+    with pytest.raises(InternalError, match="monitor exited during start"):
+        pending.start(timeout=5)
+    assert not marker.exists()
