@@ -65,7 +65,10 @@ def _make_log(root: Path) -> Path:
     started = Launcher().launch(paths, PlainSpawner(["seq", "1", str(LINES)]), MonitorOptions()).start()
     state = store.state(rec.id)
     state.status, state.monitor_pid, state.monitor_start, state.generation = (
-        ContainerStatus.RUNNING, started.monitor_pid, started.monitor_start, 1,
+        ContainerStatus.RUNNING,
+        started.monitor_pid,
+        started.monitor_start,
+        1,
     )
     store.save_state(rec.id, state)
     deadline = time.monotonic() + 60
@@ -100,9 +103,13 @@ def _dockernb(log: Path) -> list[str]:
     )
     for metric, tail in (("logs, 100,000 lines", "-1"), ("logs --tail 10", "10")):
         cmd = [sys.executable, "-c", script, str(log), tail]
-        rows.append(_row(metric, "dockernb, a fresh Python process",
-                         _time(lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)))
-                     )
+        rows.append(
+            _row(
+                metric,
+                "dockernb, a fresh Python process",
+                _time(lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)),
+            )
+        )
     os.close(null)
     return rows
 
@@ -112,13 +119,18 @@ def _engine(cli: list[str], label: str) -> list[str]:
     rm = [*cli, "rm", "-f", name]
     subprocess.run(rm, capture_output=True, timeout=120)
     try:
-        subprocess.run([*cli, "run", "--name", name, IMAGE, "seq", "1", str(LINES)], stdout=subprocess.DEVNULL,
-                       check=True, timeout=300)
+        subprocess.run(
+            [*cli, "run", "--name", name, IMAGE, "seq", "1", str(LINES)],
+            stdout=subprocess.DEVNULL,
+            check=True,
+            timeout=300,
+        )
         rows = []
         for metric, extra in (("logs, 100,000 lines", []), ("logs --tail 10", ["--tail", "10"])):
             cmd = [*cli, "logs", *extra, name]
-            rows.append(_row(metric, label,
-                             _time(lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True))))
+            rows.append(
+                _row(metric, label, _time(lambda cmd=cmd: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)))
+            )
         return rows
     finally:
         subprocess.run(rm, capture_output=True, timeout=120)

@@ -92,13 +92,17 @@ def _engine(cli: list[str], name: str) -> tuple[list[int], list[int], str]:
     subprocess.run([*rm, *names], capture_output=True, timeout=300)
     try:
         for n in names:
-            subprocess.run([*cli, "run", "-d", "--name", n, IMAGE, "sleep", "1000"], check=True, capture_output=True,
-                           timeout=120)
+            subprocess.run(
+                [*cli, "run", "-d", "--name", n, IMAGE, "sleep", "1000"], check=True, capture_output=True, timeout=120
+            )
         time.sleep(2)
         pss, rss, comms = [], [], set()
         for n in names:
-            pid = int(subprocess.run([*cli, "inspect", "-f", "{{.State.Pid}}", n], check=True, capture_output=True,
-                                     text=True, timeout=60).stdout.strip())
+            pid = int(
+                subprocess.run(
+                    [*cli, "inspect", "-f", "{{.State.Pid}}", n], check=True, capture_output=True, text=True, timeout=60
+                ).stdout.strip()
+            )
             parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
             comms.add(Path(f"/proc/{parent}/comm").read_text().strip())
             pss.append(_kib(parent, "Pss:", "smaps_rollup"))
@@ -131,8 +135,15 @@ def run() -> list[str]:
     if shutil.which("podman") and os.geteuid() == 0:
         try:
             p_pss, p_rss, comm = _engine(["podman"], "podman")
-            rows.append(_row("monitor PSS per container", f"podman ({comm})", p_pss, "KiB",
-                             f"dockernb/conmon = {ours / statistics.median(p_pss):.2f}"))
+            rows.append(
+                _row(
+                    "monitor PSS per container",
+                    f"podman ({comm})",
+                    p_pss,
+                    "KiB",
+                    f"dockernb/conmon = {ours / statistics.median(p_pss):.2f}",
+                )
+            )
             rows.append(_row("monitor RSS per container", f"podman ({comm})", p_rss, "KiB"))
         except (subprocess.SubprocessError, OSError, ValueError) as err:
             rows.append(f"monitor PSS per container | podman | n/a ({err})")
@@ -142,8 +153,15 @@ def run() -> list[str]:
     else:
         try:
             d_pss, d_rss, comm = _engine([DOCKER], "docker")
-            rows.append(_row("monitor PSS per container", f"docker ({comm})", d_pss, "KiB",
-                             f"dockernb/shim = {ours / statistics.median(d_pss):.2f}"))
+            rows.append(
+                _row(
+                    "monitor PSS per container",
+                    f"docker ({comm})",
+                    d_pss,
+                    "KiB",
+                    f"dockernb/shim = {ours / statistics.median(d_pss):.2f}",
+                )
+            )
             rows.append(_row("monitor RSS per container", f"docker ({comm})", d_rss, "KiB"))
         except (subprocess.SubprocessError, OSError, ValueError) as err:
             rows.append(f"monitor PSS per container | docker | n/a ({err})")

@@ -174,9 +174,7 @@ def decode_line(raw: bytes | str) -> LogLine:
 # The common entry, as every writer of json-file makes it: escape-free text and its newline,
 # no attrs. Anything else (escapes, attrs, partial lines, other field orders) is the second
 # branch: the whole line, decoded with json.
-_ENTRY = re.compile(
-    rb'\{"log":"([^"\\\n]*)\\n","stream":"(stdout|stderr)","time":"([^"\n]+)"\}\n|([^\n]*)\n'
-)
+_ENTRY = re.compile(rb'\{"log":"([^"\\\n]*)\\n","stream":"(stdout|stderr)","time":"([^"\n]+)"\}\n|([^\n]*)\n')
 _STREAMS = {b"stdout": "stdout", b"stderr": "stderr"}
 _NL = b"\n"
 _new_line = tuple.__new__

@@ -48,9 +48,7 @@ def from_human_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def _extra_attrs(
-    opts: Mapping[str, str], labels: Mapping[str, str], env: Sequence[str]
-) -> dict[str, str]:
+def _extra_attrs(opts: Mapping[str, str], labels: Mapping[str, str], env: Sequence[str]) -> dict[str, str]:
     """docker's logger.Info.ExtraAttributes: the listed labels and env vars of the container."""
     out: dict[str, str] = {}
     wanted = [k for k in opts.get("labels", "").split(",") if k]

@@ -188,9 +188,7 @@ def read_logs(
     yield from _follow(path, current_fd, current_pos, flt, done or (lambda: False), poll)
 
 
-def _follow(
-    path: Path, fd: int, pos: int, flt: _Filter, done: Callable[[], bool], poll: float
-) -> Iterator[LogLine]:
+def _follow(path: Path, fd: int, pos: int, flt: _Filter, done: Callable[[], bool], poll: float) -> Iterator[LogLine]:
     notify: Inotify | None = None
     try:
         notify = Inotify()

@@ -436,4 +436,3 @@ class Launcher:
             engine_end.close()
             raise _error_from(msg)
         return PendingStart(engine_end, lines, msg)
-

@@ -68,9 +68,7 @@ class PostExitHooks(Protocol):
         ...
 
 
-def monitor_options(
-    store: ContainerStore, record: ContainerRecord, generation: int, hooks: str = ""
-) -> MonitorOptions:
+def monitor_options(store: ContainerStore, record: ContainerRecord, generation: int, hooks: str = "") -> MonitorOptions:
     """The monitor options a container's record implies (its tty, stdin, log and post-exit)."""
     cfg, host = record.config, record.host_config
     log = log_settings(
@@ -134,9 +132,14 @@ def _record_exit(store: ContainerStore, container_id: str) -> tuple[ContainerRec
             state.generation = exit_record.generation
             if next_status(state.status, Event.START) is not None:
                 state.status = ContainerStatus.RUNNING
-        if exit_record is not None and exit_record.generation == state.generation and state.status in (
-            ContainerStatus.RUNNING,
-            ContainerStatus.PAUSED,
+        if (
+            exit_record is not None
+            and exit_record.generation == state.generation
+            and state.status
+            in (
+                ContainerStatus.RUNNING,
+                ContainerStatus.PAUSED,
+            )
         ):
             state = fold_exit(state, exit_record)
         elif exit_record is None and state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):

@@ -157,4 +157,3 @@ def log_chunks(
         parts.append(data)
     if parts:
         yield stream, b"".join(parts)
-

@@ -72,7 +72,10 @@ class Harness:
         opts = monitor_options(self.store, rec, generation, StoreHooks.name)
         if not post_exit:
             opts = MonitorOptions(
-                tty=opts.tty, open_stdin=opts.open_stdin, stdin_once=opts.stdin_once, log=opts.log,
+                tty=opts.tty,
+                open_stdin=opts.open_stdin,
+                stdin_once=opts.stdin_once,
+                log=opts.log,
                 generation=generation,
             )
         if extra:

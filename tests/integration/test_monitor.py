@@ -294,9 +294,7 @@ def test_follow_stops_when_the_container_exits(c_harness: Harness) -> None:
     c_harness.start(rec, post_exit=False)
     paths = c_harness.store.paths(rec.id)
     t0 = time.monotonic()
-    lines = [
-        line.data for line in read_logs(paths.log, follow=True, done=lambda: paths.exit.exists(), poll=0.05)
-    ]
+    lines = [line.data for line in read_logs(paths.log, follow=True, done=lambda: paths.exit.exists(), poll=0.05)]
     assert lines == [b"tick %d\n" % i for i in range(1, 6)]
     assert time.monotonic() - t0 < 5
 

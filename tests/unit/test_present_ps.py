@@ -184,7 +184,12 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ps_grammar(registered: None) -> None:
     ns = parse("ps", ["-aq", "--filter", "status=exited", "-f", "name=x", "-n", "3", "--no-trunc", "-s"])
     assert (ns.all, ns.quiet, ns.filters, ns.last, ns.no_trunc, ns.size) == (
-        True, True, ["status=exited", "name=x"], 3, True, True
+        True,
+        True,
+        ["status=exited", "name=x"],
+        3,
+        True,
+        True,
     )
     assert parse("container ls", ["--format", "{{.ID}}"]).format == "{{.ID}}"
     case = golden.expected("ps-extra-arg")
@@ -200,7 +205,13 @@ def test_ps_grammar(registered: None) -> None:
 def test_logs_grammar(registered: None) -> None:
     ns = parse("logs", ["-f", "-t", "--details", "--tail", "10", "--since", "1h", "--until", "5m", "web"])
     assert (ns.follow, ns.timestamps, ns.details, ns.tail, ns.since, ns.until, ns.args) == (
-        True, True, True, "10", "1h", "5m", ["web"]
+        True,
+        True,
+        True,
+        "10",
+        "1h",
+        "5m",
+        ["web"],
     )
     assert parse("logs", ["-n", "2", "web"]).tail == "2"
     assert parse("logs", ["web"]).tail == "all"

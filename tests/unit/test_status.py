@@ -78,8 +78,7 @@ def test_conflict_sentences_match_golden() -> None:
         f"Cannot kill container: lc-stopped: Container {cid} is not running"
     )
     assert st.conflict_message("remove", S.RUNNING, cid) == (
-        f"You cannot remove a running container {cid}. "
-        "Stop the container before attempting removal or force remove"
+        f"You cannot remove a running container {cid}. Stop the container before attempting removal or force remove"
     )
 
 

@@ -48,7 +48,7 @@ class _Int(argparse.Action):
             verb = getattr(getattr(parser, "verb", None), "name", "ps")
             raise UsageError(
                 f'invalid argument "{value}" for "{self.flag_names}" flag: '
-                f'strconv.ParseInt: parsing "{value}": invalid syntax\nSee \'{prog} {verb} --help\'.',
+                f"strconv.ParseInt: parsing \"{value}\": invalid syntax\nSee '{prog} {verb} --help'.",
                 125,
             ) from None
         setattr(namespace, self.dest, number)
@@ -86,7 +86,7 @@ def _logs(p: DockerParser) -> None:
         help="Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)",
     )
     p.add_argument(
-        "-n", "--tail", default="all", help="Number of lines to show from the end of the logs (default \"all\")"
+        "-n", "--tail", default="all", help='Number of lines to show from the end of the logs (default "all")'
     )
     p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
     p.add_argument(
