@@ -198,7 +198,9 @@ class _Monitor:
                 self.fds["stdin"] = self.task.pty_master
         me = os.getpid()
         info = {"pid": me, "start": start_time(me), "generation": opts.generation, "init": self.task.pid}
-        write_json(self.paths.dir / "monitor.json", info, sync=False)
+        write_json(self.paths.monitor(opts.generation), info, sync=False)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.paths.monitor(opts.generation - 1))
         return self.task
 
     def start(self) -> None:

@@ -58,10 +58,10 @@ def _lost(state: ContainerState) -> ContainerState:
     )
 
 
-def live_monitor(store: ContainerStore, container_id: str) -> dict[str, int] | None:
-    """The monitor recorded in ``monitor.json`` if it is still alive (pid, start, generation, init)."""
+def live_monitor(store: ContainerStore, container_id: str, generation: int) -> dict[str, int] | None:
+    """The monitor of run ``generation`` if it is alive (pid, start, generation, init), else None."""
     try:
-        data = json.loads((store.paths(container_id).dir / "monitor.json").read_bytes())
+        data = json.loads(store.paths(container_id).monitor(generation).read_bytes())
         info = {k: int(data[k]) for k in ("pid", "start", "generation", "init")}
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -85,8 +85,8 @@ def effective(store: ContainerStore, container_id: str, state: ContainerState | 
         return state
     if state.status in (ContainerStatus.CREATED, ContainerStatus.EXITED):
         # a monitor of a newer run whose start the engine never recorded (it died in between)
-        info = live_monitor(store, container_id)
-        if info is not None and info["generation"] > state.generation:
+        info = live_monitor(store, container_id, state.generation + 1)
+        if info is not None:
             return dataclasses.replace(
                 state,
                 status=ContainerStatus.RUNNING,

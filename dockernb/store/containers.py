@@ -8,6 +8,7 @@ One directory per container, ``<root>/containers/<id>/``::
     <id>-json.log    the json-file log (and .1, .2 ... when rotated), docker's file name
     attach.sock      the monitor's attach socket while the container runs
     spawn.json       how to start the container again (read by the post-exit handler)
+    monitor.<n>.json the monitor of run n (so a run the engine never recorded is still found)
     .lock            the container's flock lock (inside the directory: it goes away with it)
 
 Names are reserved as symlinks ``<root>/containers/.names/<name> -> <id>``, created under one
@@ -85,6 +86,10 @@ class ContainerPaths:
     def spawn(self) -> Path:
         return self.dir / "spawn.json"
 
+    def monitor(self, generation: int) -> Path:
+        """Who monitors run ``generation`` (pid, start time, init pid), written by the monitor."""
+        return self.dir / f"monitor.{generation}.json"
+
     @property
     def lock(self) -> Path:
         return self.dir / ".lock"
@@ -126,6 +131,7 @@ class ContainerStore:
         self.layout = layout
         self.dir = layout.containers
         self.names_dir = layout.containers / ".names"
+        self._dir_str = str(layout.containers)
 
     # --- paths and locks ------------------------------------------------------------
 
@@ -237,9 +243,13 @@ class ContainerStore:
                 return found[0]
         raise NoSuchContainer(ref)
 
+    def _file(self, container_id: str, name: str) -> str:
+        # plain strings: ps reads two files per container and pathlib's joins showed in its profile
+        return f"{self._dir_str}/{container_id}/{name}"
+
     def record(self, container_id: str) -> ContainerRecord:
         try:
-            data = _read(self.paths(container_id).config)
+            data = _read(self._file(container_id, "config.json"))
         except FileNotFoundError:
             raise NoSuchContainer(container_id) from None
         return decode(ContainerRecord, data)
@@ -247,7 +257,7 @@ class ContainerStore:
     def state(self, container_id: str) -> ContainerState:
         """The persisted state (without the monitor's exit record folded in; see dockernb.monitor.reconcile)."""
         try:
-            data = _read(self.paths(container_id).state)
+            data = _read(self._file(container_id, "state.json"))
         except FileNotFoundError:
             raise NoSuchContainer(container_id) from None
         return decode(ContainerState, data)
@@ -255,7 +265,7 @@ class ContainerStore:
     def exit_record(self, container_id: str) -> ExitRecord | None:
         """The last run's exit record, or None (absent, or unreadable: it is written atomically)."""
         try:
-            return decode(ExitRecord, _read(self.paths(container_id).exit))
+            return decode(ExitRecord, _read(self._file(container_id, "exit.json")))
         except (OSError, ValueError, TypeError):
             return None
 
@@ -342,7 +352,7 @@ class ContainerStore:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-def _read(path: Path) -> dict[str, object]:
+def _read(path: Path | str) -> dict[str, object]:
     with open(path, "rb") as f:
         data = json.loads(f.read())
     if not isinstance(data, dict):
