@@ -503,3 +503,23 @@ def test_an_init_whose_monitor_died_before_start_never_runs(c_harness: Harness, 
     with pytest.raises(InternalError, match="monitor exited during start"):
         pending.start(timeout=5)
     assert not marker.exists()
+
+
+def test_wait_until_stopped(c_harness: Harness) -> None:
+    from dockernb.monitor.wait import wait_until_stopped
+
+    rec = c_harness.create(["sh", "-c", "sleep 0.3; exit 5"])
+    c_harness.start(rec)
+    assert wait_until_stopped(c_harness.store, rec.id, timeout=0.05) is None  # still running
+    t0 = time.monotonic()
+    state = wait_until_stopped(c_harness.store, rec.id, timeout=10)
+    assert state is not None and (state.status, state.exit_code) == (ContainerStatus.EXITED, 5)
+    assert time.monotonic() - t0 < 2
+    # a removed container: NoSuchContainer (docker wait's error)
+    gone = c_harness.create(["true"], auto_remove=True)
+    started, _ = c_harness.start(gone)
+    c_harness.monitor_idle(started.monitor_pid, started.monitor_start)
+    from dockernb.errors import NoSuchContainer
+
+    with pytest.raises(NoSuchContainer):
+        wait_until_stopped(c_harness.store, gone.id, timeout=1)
