@@ -28,6 +28,7 @@ Callers test the class, never the message. Wrap with ``raise X(...) from err``.
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousPrefix",
     "BuildContextError",
     "BuildError",
     "BuildTargetNotFound",
@@ -49,6 +50,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidChange",
     "InvalidConfig",
+    "InvalidContainerName",
     "InvalidFilter",
     "InvalidLayer",
     "InvalidManifest",
@@ -57,6 +59,7 @@ __all__ = [
     "InvalidPortSpec",
     "InvalidReference",
     "InvalidRequest",
+    "LogReadingUnsupported",
     "ManifestUnknown",
     "NameInUse",
     "NoMatchingPlatform",
@@ -492,3 +495,29 @@ class SnapshotExists(Conflict):
 
 class SnapshotConflict(Conflict):
     """The snapshot is in the wrong state for the operation (has children, is committed...)."""
+
+
+# --- containers (monitor/store helper) --------------------------------------------
+
+
+class InvalidContainerName(InvalidArgument):
+    """A container name outside docker's ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        self.name = name
+
+
+class AmbiguousPrefix(InvalidArgument):
+    """An id prefix that matches more than one container (docker's truncindex wording)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(f"Multiple IDs found with provided prefix: {prefix}")
+        self.prefix = prefix
+
+
+class LogReadingUnsupported(NotSupported):
+    """``logs`` on a container whose log driver keeps nothing (``--log-driver none``)."""
+
+    def __init__(self, message: str = "configured logging driver does not support reading") -> None:
+        super().__init__(message)

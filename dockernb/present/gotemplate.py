@@ -62,7 +62,11 @@ def _truthy(v: Any) -> bool:
 
 
 def _json(v: Any) -> str:
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    # a value may say how it marshals (Go's MarshalJSON); Go escapes <, > and & for HTML
+    if hasattr(v, "__json__"):
+        v = v.__json__()
+    text = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _printf(fmt: str, *args: Any) -> str:
@@ -370,7 +374,19 @@ class _Exec:
                 raise TemplateError(f"template: {where}: missing command")
             head = cmd[0]
             evaluated = [self.pipeline(a[1], dot, where) if isinstance(a, tuple) else None for a in cmd]
-            if isinstance(head, _Tok) and head.kind == "ident" and head.text not in ("true", "false", "nil"):
+            if isinstance(head, _Tok) and head.kind in ("field", "var") and len(cmd) > 1:
+                # a method with arguments, like docker's {{.Label "com.example.key"}}
+                method = self.operand(head, dot, where)
+                if not callable(method):
+                    raise TemplateError(f"template: {where}: can't give argument to non-function {head.text}")
+                args = [
+                    evaluated[k] if isinstance(a, tuple) else self.operand(a, dot, where)
+                    for k, a in enumerate(cmd[1:], start=1)
+                ]
+                if n > 0:
+                    args.append(value)
+                value = method(*args)
+            elif isinstance(head, _Tok) and head.kind == "ident" and head.text not in ("true", "false", "nil"):
                 args = [
                     evaluated[k] if isinstance(a, tuple) else self.operand(a, dot, where)
                     for k, a in enumerate(cmd[1:], start=1)

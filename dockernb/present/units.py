@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-__all__ = ["human_duration", "human_size", "human_size_binary", "short_id", "time_ago"]
+__all__ = ["human_duration", "human_size", "human_size_binary", "human_size_precision", "short_id", "time_ago"]
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
@@ -26,6 +26,11 @@ def _custom_size(size: float, base: float, units: list[str], precision: int = 4)
 def human_size(size: float) -> str:
     """go-units HumanSize: decimal units with 4 significant digits (``1.99MB``, ``164MB``)."""
     return _custom_size(size, 1000.0, _DECIMAL)
+
+
+def human_size_precision(size: float, precision: int) -> str:
+    """go-units HumanSizeWithPrecision (``ps -s`` uses 3 digits: ``1.99MB``)."""
+    return _custom_size(size, 1000.0, _DECIMAL, precision)
 
 
 def human_size_binary(size: float) -> str:
