@@ -27,8 +27,10 @@ from collections.abc import Callable, Sequence
 
 __all__ = [
     "CLONE_NEWNET",
+    "CLONE_NEWNS",
     "CLONE_NEWUSER",
     "SocketSpec",
+    "bind_files",
     "in_namespaces",
     "setns",
     "sockets_in",
@@ -59,6 +61,25 @@ def unshare(flags: int) -> None:
     if _libc().unshare(flags) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"unshare({flags:#x}): {os.strerror(err)}")
+
+
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+
+
+def bind_files(files: dict[str, str]) -> None:
+    """In a new mount namespace, bind-mount each source file over its target (``{target: source}``).
+
+    For processes standing in for containers in tests (the runtime does this for real ones).
+    """
+    libc = _libc()
+    unshare(CLONE_NEWNS)
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"make / private: {os.strerror(err)}")
+    for target, source in files.items():
+        if libc.mount(source.encode(), target.encode(), None, MS_BIND, None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"bind {source} on {target}: {os.strerror(err)}")
 
 
 def _make(specs: Sequence[SocketSpec]) -> list[socket.socket]:

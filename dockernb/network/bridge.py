@@ -135,9 +135,7 @@ class BridgeDriver:
             nl.del_link(net.bridge)
         self._checked.discard(net.bridge)
         if not self.settings.rootless:
-            fw = firewall.ForwardFirewall("drop", True, False)
-            if self.store.state("kernel").get("ip_forward_enabled") is not None or True:
-                firewall.revoke_bridge(place, fw, net.bridge, self.settings.tag or "default")
+            firewall.revoke_bridge(place, net.bridge, self.settings.tag or "default")
 
     # --- endpoints ----------------------------------------------------------------------
 

@@ -94,8 +94,13 @@ def allow_bridge(place: Place, fw: ForwardFirewall, bridge: str, tag: str) -> No
                 log.warning("could not open %s in %s: %s", bridge, fw.chain, r.stderr.strip())
 
 
-def revoke_bridge(place: Place, fw: ForwardFirewall, bridge: str, tag: str) -> None:
+def revoke_bridge(place: Place, bridge: str, tag: str) -> None:
+    """Remove our ACCEPT rules for ``bridge`` wherever they are. Checks with nft first: any
+    iptables-nft command would create the ``ip filter`` table where there is none."""
     for chain in ("DOCKER-USER", "FORWARD"):
+        listing = place.run(["nft", "list", "chain", "ip", "filter", chain])
+        if listing.returncode != 0 or f"dockernb:{tag}" not in listing.stdout:
+            continue
         for direction in ("-i", "-o"):
             rule = _rule(chain, direction, bridge, tag)
             while place.run(["iptables", "-w", "-D", *rule]).returncode == 0:

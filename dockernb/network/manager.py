@@ -528,8 +528,7 @@ class Networks:
                     for net in self.store.networks():
                         if net.driver == "bridge" and net.bridge:
                             nl.del_link(net.bridge)
-                            firewall.revoke_bridge(place, firewall.ForwardFirewall("drop", True, False), net.bridge,
-                                                   self.settings.tag or "default")
+                            firewall.revoke_bridge(place, net.bridge, self.settings.tag or "default")
                 place.run(["nft", "delete", "table", "ip", self.settings.table])
                 self.bridge._checked.clear()
             state = self.store.state("kernel")

@@ -64,6 +64,24 @@ class Loop:
         self.sel = selectors.DefaultSelector()
         self.timers: list[tuple[float, Callable[[], None]]] = []
         self.running = True
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.sel.register(self._wake_r, selectors.EVENT_READ, self._drain)
+
+    def _drain(self, mask: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 512)
+
+    def stop(self) -> None:
+        """Stop the loop (from any thread or a signal handler)."""
+        self.running = False
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    def close(self) -> None:
+        self.sel.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def set(self, sock: Any, events: int, handler: Handler) -> None:  # noqa: ANN401 - socket or fd holder
         """Register, change or (events=0) drop interest in ``sock``."""
@@ -291,6 +309,8 @@ class Publication:
 class Dns:
     """The embedded DNS responder: one UDP and one TCP socket per user-defined network gateway."""
 
+    port = 53
+
     def __init__(self, netd: Netd, upstream: list[tuple[socket.socket, tuple[str, int]]]) -> None:
         self.netd = netd
         self.upstream = upstream
@@ -346,10 +366,10 @@ class Dns:
                 continue
             try:
                 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                u.bind((gw, 53))
+                u.bind((gw, self.port))
                 t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                t.bind((gw, 53))
+                t.bind((gw, self.port))
                 t.listen(64)
             except OSError as err:
                 log.warning("dns on %s:53: %s", gw, err)
@@ -516,7 +536,7 @@ class Netd:
             elif op == "ping":
                 reply = {"ok": True, "pid": os.getpid()}
             elif op == "shutdown":
-                self.loop.running = False
+                self.loop.stop()
                 reply = {"ok": True}
             else:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
@@ -529,6 +549,14 @@ class Netd:
         finally:
             conn.close()
 
+    def close(self) -> None:
+        for c in list(self.pubs):
+            self.unpublish(c)
+        self.dns.close()
+        for sock, _server in self.dns.upstream:
+            sock.close()
+        self.loop.close()
+
     def housekeeping(self) -> None:
         for pub in self.pubs.values():
             pub.reap_udp()
@@ -536,7 +564,7 @@ class Netd:
             self.idle_since = time.monotonic()
         elif time.monotonic() - self.idle_since > IDLE_EXIT:
             log.info("idle: exiting")
-            self.loop.running = False
+            self.loop.stop()
         self.loop.later(5, self.housekeeping)
 
 
@@ -589,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.netns:
         netns.setns(os.open(args.netns, os.O_RDONLY | os.O_CLOEXEC), netns.CLONE_NEWNET)
     netd = Netd(layout, upstream)
-    signal.signal(signal.SIGTERM, lambda *_: setattr(netd.loop, "running", False))
+    signal.signal(signal.SIGTERM, lambda *_: netd.loop.stop())
 
     def accept(mask: int) -> None:
         for _ in range(16):
@@ -608,9 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         netd.loop.run()
     finally:
-        for c in list(netd.pubs):
-            netd.unpublish(c)
-        netd.dns.close()
+        netd.close()
+        ctl.close()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         os.ftruncate(pidfd, 0)

@@ -22,7 +22,10 @@ __all__ = ["StandIn"]
 
 
 class StandIn:
-    def __init__(self, plan: NamespacePlan, argv: Sequence[str], *, cwd: str | None = None) -> None:
+    def __init__(self, plan: NamespacePlan, argv: Sequence[str], *, cwd: str | None = None,
+                 files: dict[str, str] | None = None, stdout: int | None = None) -> None:
+        """``files``: {"/etc/resolv.conf": sandbox's file, ...} bind-mounted in a mount namespace of
+        its own, as the runtime will; ``stdout``: an fd for the program's output."""
         self.argv = list(argv)
         ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
@@ -45,6 +48,8 @@ class StandIn:
                     netns.unshare(netns.CLONE_NEWNET)
                 elif plan.mode == NetnsMode.JOIN:
                     netns.setns(os.open(plan.path, os.O_RDONLY), netns.CLONE_NEWNET)
+                if files:
+                    netns.bind_files(files)
                 os.write(ready_w, b"r")
                 if os.read(go_r, 1) != b"g":
                     os._exit(0)
@@ -52,6 +57,9 @@ class StandIn:
                     os.chdir(cwd)
                 devnull = os.open(os.devnull, os.O_RDWR)
                 os.dup2(devnull, 0)
+                if stdout is not None:
+                    os.dup2(stdout, 1)
+                    os.dup2(stdout, 2)
                 os.closerange(3, 65536)
                 os.execv(self.argv[0], self.argv)
             except BaseException as err:  # noqa: BLE001 - reported through the pipe
