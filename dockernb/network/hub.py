@@ -22,10 +22,12 @@ times; ``ensure`` restarts a dead hub, ``stop`` ends both.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -161,6 +163,49 @@ def _holder() -> tuple[int, int]:
     return pid, life_r
 
 
+def spawn_detached(argv: list[str], log_path: Path, keep: tuple[int, ...] = ()) -> int:
+    """Start ``argv`` in a session of its own, re-parented at once (no zombie under a long-lived
+    engine, nothing killed with the caller's process group); returns its pid."""
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(r)
+            os.setsid()
+            grandchild = os.fork()
+            if grandchild:
+                os.write(w, str(grandchild).encode())
+                os._exit(0)
+            logf = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(logf, 1)
+            os.dup2(logf, 2)
+            # Python ignores SIGPIPE; restore it as subprocess does (pasta 2023-03 even refuses to start:
+            # it treats signal(SIGPIPE, SIG_IGN) returning the old SIG_IGN as a failure)
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
+            for fd in keep:
+                os.set_inheritable(fd, True)
+            for name in os.listdir("/proc/self/fd"):
+                if int(name) > 2 and int(name) not in keep:
+                    with contextlib.suppress(OSError):
+                        os.close(int(name))
+            os.execv(argv[0], argv)
+        except BaseException:  # noqa: BLE001 - the parent sees no pid
+            pass
+        os._exit(127)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 32):
+        data += chunk
+    os.close(r)
+    os.waitpid(child, 0)
+    if not data:
+        raise OSError(errno.ECHILD, f"could not start {argv[0]}")
+    return int(data)
+
+
 class Hub:
     def __init__(self, store: NetworkStore, *, prefer: str = "", host_loopback: bool = False) -> None:
         self.store = store
@@ -217,46 +262,49 @@ class Hub:
     def _start_uplink(self, kind: str, exe: str, pid: int, life_r: int) -> tuple[int, str]:
         log_path = self.store.dir / f"{kind}.log"
         user, net = f"/proc/{pid}/ns/user", f"/proc/{pid}/ns/net"
-        with open(log_path, "ab") as logf:
-            if kind == "pasta":
-                argv = [exe, "--config-net", "--netns", net, "--userns", user, "-f", "-q",
-                        "-t", "none", "-u", "none", "-T", "none", "-U", "none"]
-                if not self.host_loopback:
-                    argv.append("--no-map-gw")
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                        start_new_session=True)
-            else:
-                ready_r, ready_w = os.pipe()
-                argv = [exe, "--configure", "--mtu=65520", "--netns-type=path", f"--userns-path={user}",
-                        f"--ready-fd={ready_w}", f"--exit-fd={life_r}", net, "tap0"]
-                if not self.host_loopback:
-                    argv.insert(1, "--disable-host-loopback")
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                        start_new_session=True, pass_fds=(ready_w, life_r))
-                os.close(ready_w)
-                try:
-                    os.read(ready_r, 1)
-                finally:
-                    os.close(ready_r)
+        ready_r = -1
+        if kind == "pasta":
+            argv = [exe, "--config-net", "--netns", net, "--userns", user, "-f", "-q",
+                    "-t", "none", "-u", "none", "-T", "none", "-U", "none"]
+            if not self.host_loopback:
+                argv.append("--no-map-gw")
+            keep: tuple[int, ...] = ()
+        else:
+            ready_r, ready_w = os.pipe()
+            argv = [exe, "--configure", "--mtu=65520", "--netns-type=path", f"--userns-path={user}",
+                    f"--ready-fd={ready_w}", f"--exit-fd={life_r}", net, "tap0"]
+            if not self.host_loopback:
+                argv.insert(1, "--disable-host-loopback")
+            keep = (ready_w, life_r)
+        try:
+            up_pid = spawn_detached(argv, log_path, keep)
+        finally:
+            if ready_r >= 0:
+                os.close(keep[0])
+        if ready_r >= 0:
+            try:
+                os.read(ready_r, 1)
+            finally:
+                os.close(ready_r)
         place = HubPlace(pid)
-        gateway = self._wait_default_route(place, proc)
+        gateway = self._wait_default_route(place, up_pid)
         loopback = ""
         if self.host_loopback:
             loopback = "10.0.2.2" if kind == "slirp4netns" else gateway
-        return proc.pid, loopback
+        return up_pid, loopback
 
-    def _wait_default_route(self, place: HubPlace, proc: subprocess.Popen[bytes]) -> str:
+    def _wait_default_route(self, place: HubPlace, up_pid: int) -> str:
+        started = pids.start_time(up_pid)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise ProbeFailed(f"the rootless uplink exited ({proc.returncode}); see {self.store.dir}",
-                                  probe="uplink start")
+            if not pids.alive(up_pid, started):
+                raise ProbeFailed(f"the rootless uplink exited; see {self.store.dir}", probe="uplink start")
             with place.netlink() as nl:
                 gw = nl.default_gateway()
             if gw:
                 return gw
             time.sleep(0.02)
-        proc.kill()
+        pids.terminate(up_pid, started)
         raise ProbeFailed("the rootless uplink did not configure the hub in 5 s", probe="uplink start")
 
     def stop(self) -> None:
