@@ -98,14 +98,20 @@ class BridgeDriver:
         self._checked.add(net.bridge)
         return place
 
-    def _root_forwarding(self, place: Place, net: NetworkRecord) -> None:
+    def _enable_forwarding(self, items: list[tuple[NetworkRecord, EndpointRecord]]) -> None:
+        """Turn on IPv4 forwarding when a container first joins a non-internal bridge network, and
+        not before (root only: the hub has its own switch, on from its start)."""
+        if self.settings.rootless or all(net.internal for net, _ in items):
+            return
         with open("/proc/sys/net/ipv4/ip_forward") as f:
-            on = f.read().strip() == "1"
-        if not on and not net.internal:
-            with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
-                f.write("1")
-            state = self.store.state("kernel")
-            self.store.save_state("kernel", {**state, "ip_forward_enabled": True})
+            if f.read().strip() == "1":
+                return
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write("1")
+        state = self.store.state("kernel")
+        self.store.save_state("kernel", {**state, "ip_forward_enabled": True})
+
+    def _root_forwarding(self, place: Place, net: NetworkRecord) -> None:
         fw = firewall.detect(place)
         for n in self.store.networks():
             if n.driver == "bridge" and n.bridge:
@@ -228,6 +234,7 @@ class BridgeDriver:
         items = self.endpoints(sb)
         for net, _ep in items:
             self.ensure_network(net)
+        self._enable_forwarding(items)
         self._plumb(place, pid, items, default_route=True)
         sb.pid, sb.pid_start = pid, pids.start_time(pid)
         if any(net.user_defined for net, _ in items):
@@ -320,6 +327,7 @@ class BridgeDriver:
     def connect(self, sb: SandboxRecord, net: NetworkRecord, req: EndpointRequest) -> EndpointRecord:
         place = self.ensure_network(net)
         ep = self._allocate(sb, net, req.aliases, req.ipv4_address, f"eth{len(sb.networks)}")
+        self._enable_forwarding([(net, ep)])
         sb.networks.append(net.id)
         if pids.alive(sb.pid, sb.pid_start):
             try:

@@ -98,9 +98,10 @@ def revoke_bridge(place: Place, bridge: str, tag: str) -> None:
     """Remove our ACCEPT rules for ``bridge`` wherever they are. Checks with nft first: any
     iptables-nft command would create the ``ip filter`` table where there is none."""
     for chain in ("DOCKER-USER", "FORWARD"):
-        listing = place.run(["nft", "list", "chain", "ip", "filter", chain])
-        if listing.returncode != 0 or f"dockernb:{tag}" not in listing.stdout:
-            continue
+        if place.run(["nft", "list", "chain", "ip", "filter", chain]).returncode != 0:
+            continue  # no such chain: nothing of ours there, and iptables would create the table
+        if f"dockernb:{tag}" not in place.run(["iptables", "-w", "-S", chain]).stdout:
+            continue  # (nft does not show iptables comments; iptables -S does)
         for direction in ("-i", "-o"):
             rule = _rule(chain, direction, bridge, tag)
             while place.run(["iptables", "-w", "-D", *rule]).returncode == 0:

@@ -192,8 +192,9 @@ def spawn_detached(argv: list[str], log_path: Path, keep: tuple[int, ...] = ()) 
                     with contextlib.suppress(OSError):
                         os.close(int(name))
             os.execv(argv[0], argv)
-        except BaseException:  # noqa: BLE001 - the parent sees no pid
-            pass
+        except BaseException as err:  # noqa: BLE001 - the parent sees no pid; the log says why
+            with contextlib.suppress(OSError):
+                os.write(2, f"dockernb: could not start {argv[0]}: {err!r}\n".encode())
         os._exit(127)
     os.close(w)
     data = b""
@@ -231,6 +232,7 @@ class Hub:
         Raises:
             ProbeFailed: no uplink can run here (the message says why), or the hub failed.
         """
+        self.store.ensure()
         with FileLock(self.store.layout.lock("network-hub"), timeout=30):
             st = self.state()
             if st and st.alive:
@@ -298,7 +300,7 @@ class Hub:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if not pids.alive(up_pid, started):
-                raise ProbeFailed(f"the rootless uplink exited; see {self.store.dir}", probe="uplink start")
+                raise ProbeFailed(f"the rootless uplink exited: {self._log_tail()}", probe="uplink start")
             with place.netlink() as nl:
                 gw = nl.default_gateway()
             if gw:
@@ -306,6 +308,13 @@ class Hub:
             time.sleep(0.02)
         pids.terminate(up_pid, started)
         raise ProbeFailed("the rootless uplink did not configure the hub in 5 s", probe="uplink start")
+
+    def _log_tail(self) -> str:
+        lines: list[str] = []
+        for kind in ("pasta", "slirp4netns"):
+            with contextlib.suppress(OSError):
+                lines += (self.store.dir / f"{kind}.log").read_text(errors="replace").strip().splitlines()[-3:]
+        return " | ".join(lines) or "no output"
 
     def stop(self) -> None:
         with FileLock(self.store.layout.lock("network-hub"), timeout=30):
