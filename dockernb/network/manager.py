@@ -13,7 +13,6 @@ import ipaddress
 import logging
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +46,7 @@ from dockernb.network.hub import Hub
 from dockernb.network.netdclient import NetdClient
 from dockernb.network.place import HostPlace, Place
 from dockernb.network.ports import Reservation, release, reserve
-from dockernb.network.probe import choose_uplink, tun_probe
+from dockernb.network.probe import network_probes
 from dockernb.network.records import EndpointRecord, NetworkRecord, NetworkStore, SandboxRecord, new_id
 from dockernb.network.settings import NetSettings
 from dockernb.spec.ports import PortBinding, PortMapping
@@ -77,6 +76,7 @@ class Networks:
 
     def __init__(self, layout: Layout, config: Config) -> None:
         self.layout = layout
+        self.config = config
         self.settings = NetSettings.from_config(config, layout.root)
         self.store = NetworkStore(layout)
         self.hub = (Hub(self.store, prefer=self.settings.uplink, host_loopback=self.settings.host_loopback)
@@ -482,31 +482,7 @@ class Networks:
 
     def probes(self) -> list[Probe]:
         """Lines for ``info``: how containers get their network here, and why."""
-        out = []
-        if self.settings.rootless:
-            tun = tun_probe()
-            up = choose_uplink(self.settings.uplink)
-            out.append(tun)
-            out.append(Probe("rootless network", bool(up.kind),
-                             f"{up.reason}; bridges in a per-root namespace, ports through netd's proxy",
-                             "/dev/net/tun access, pasta and slirp4netns on PATH, rootless-network setting"))
-        else:
-            fw = firewall.detect(HostPlace())
-            mode = "userspace proxy" if self.settings.userland_proxy else "kernel DNAT (nftables), IPv6 via proxy"
-            out.append(Probe("bridge network", bool(shutil.which("nft")),
-                             f"bridge {self.settings.default_bridge}, nftables table ip {self.settings.table}; "
-                             f"published ports: {mode}", "nft on PATH"))
-            out.append(Probe("forwarding firewall", True, fw.describe(),
-                             "nft -j list chain ip filter FORWARD / DOCKER-USER; bridge-nf-call-iptables"))
-            try:
-                fwd = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
-            except OSError:
-                fwd = False
-            by_us = self.store.state("kernel").get("ip_forward_enabled")
-            out.append(Probe("ip_forward", fwd, ("on" + (" (enabled by dockernb for a bridge network)" if by_us
-                                                         else "")) if fwd else "off (enabled when a bridge network "
-                             "is first used)", "/proc/sys/net/ipv4/ip_forward"))
-        return out
+        return network_probes(self.config, ip_forward_by_us=bool(self.store.state("kernel").get("ip_forward_enabled")))
 
     def destroy(self) -> None:
         """Remove what this root put in the kernel and the process table: sandboxes, bridges,

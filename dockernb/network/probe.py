@@ -14,9 +14,10 @@ import shutil
 import stat
 from dataclasses import dataclass
 
+from dockernb.config import Config
 from dockernb.linux.probe import Probe
 
-__all__ = ["Uplink", "choose_uplink", "tun_probe"]
+__all__ = ["Uplink", "choose_uplink", "network_probes", "tun_probe"]
 
 TUN = "/dev/net/tun"
 
@@ -59,3 +60,35 @@ def choose_uplink(prefer: str = "") -> Uplink:
     if found["slirp4netns"]:
         return Uplink("slirp4netns", found["slirp4netns"], "slirp4netns: found (pasta is not installed)")
     return Uplink("", "", "neither pasta nor slirp4netns is installed (apt-get install passt slirp4netns)")
+
+
+def network_probes(config: Config, *, ip_forward_by_us: bool = False) -> list[Probe]:
+    """What ``info`` says about networking here: rootless, the uplink and why; root, the bridge,
+    how ports are published, what another firewall (docker's) does to forwarding, ip_forward."""
+    from dockernb.network.firewall import detect
+    from dockernb.network.place import HostPlace
+    from dockernb.network.settings import NetSettings
+
+    settings = NetSettings.from_config(config)
+    if settings.rootless:
+        up = choose_uplink(settings.uplink)
+        return [tun_probe(), Probe(
+            "rootless network", bool(up.kind),
+            f"{up.reason}; bridges in a per-root namespace (hub); published ports through netd's proxy",
+            "/dev/net/tun access, pasta and slirp4netns on PATH, the rootless-network setting")]
+    fw = detect(HostPlace())
+    mode = "userspace proxy" if settings.userland_proxy else "kernel DNAT (nftables), IPv6 through netd's proxy"
+    try:
+        fwd = open("/proc/sys/net/ipv4/ip_forward").read().strip() == "1"  # noqa: SIM115
+    except OSError:
+        fwd = False
+    forwarding = ("on" + (" (enabled by dockernb for a bridge network)" if ip_forward_by_us else "")) if fwd else (
+        "off (dockernb enables it when a container first joins a bridge network)")
+    return [
+        Probe("bridge network", bool(shutil.which("nft")),
+              f"bridge {settings.default_bridge}, nftables table ip {settings.table}; published ports: {mode}",
+              "nft on PATH"),
+        Probe("forwarding firewall", True, fw.describe(),
+              "nft -j list chain ip filter FORWARD and DOCKER-USER; net.bridge.bridge-nf-call-iptables"),
+        Probe("ip_forward", fwd, forwarding, "/proc/sys/net/ipv4/ip_forward"),
+    ]

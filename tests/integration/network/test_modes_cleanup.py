@@ -38,7 +38,8 @@ def test_none_host_and_container_modes(nets: Networks, ctrs: Containers, busybox
     assert Path(host.sandbox.hosts_path).read_text() == Path("/etc/hosts").read_text()
     assert Path(f"/proc/{host.pid}/ns/net").readlink() == Path("/proc/self/ns/net").readlink()
     web = ctrs.run("web", httpd(busybox), wait_port=80)
-    code = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1/', timeout=2).read().decode(), end='')"
+    code = ("import urllib.request; "
+            "print(urllib.request.urlopen('http://127.0.0.1/', timeout=2).read().decode(), end='')")
     out = ctrs.output("side", [sys.executable, "-c", code], joined=web)
     assert out == "hello from the stand-in\n"  # the sidecar shares web's namespace
     with pytest.raises(InvalidNetworkMode, match="conflicting options: port publishing and the container type"):

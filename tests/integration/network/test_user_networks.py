@@ -52,7 +52,8 @@ def test_two_containers_resolve_each_other(nets: Networks, ctrs: Containers, bus
     for name in ("web", "www", web.cid[:12]):
         out = ctrs.output("client", _fetch(f"http://{name}/"), network="app", files=True)
         assert out == "hello from the stand-in\n", (name, out)
-    out = ctrs.output("client", [shutil.which("getent") or "/usr/bin/getent", "hosts", "www"], network="app", files=True)
+    getent = shutil.which("getent") or "/usr/bin/getent"
+    out = ctrs.output("client", [getent, "hosts", "www"], network="app", files=True)
     assert out.split() == [ep.ip, "www"]
     # nslookup asks the DNS server directly
     out = ctrs.output("client", _bb(busybox, "nslookup", "web"), network="app", files=True)

@@ -51,7 +51,8 @@ def test_hosts_like_docker() -> None:
 
 def test_resolv_conf_per_network_kind(tmp_path) -> None:
     src = tmp_path / "resolv.conf"
-    src.write_text("# host\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nsearch lab.example\noptions edns0 ndots:2\n")
+    src.write_text("# host\nnameserver 127.0.0.53\nnameserver 10.255.255.53\n"
+                   "search lab.example\noptions edns0 ndots:2\n")
     host = files.read_host_resolv(str(src))
     assert host.reachable_nameservers == ("10.255.255.53",)
     # default bridge: the host's reachable resolvers, search and options

@@ -30,7 +30,8 @@ def _golden_error(case: str) -> str:
     return stderr.split("\n", 1)[0].removeprefix("dockernb: ").removesuffix(".")
 
 
-@pytest.mark.parametrize(("spec", "case"), [("99999:80", "run-invalid-port"), ("80:99999", "run-invalid-container-port")])
+@pytest.mark.parametrize(("spec", "case"), [("99999:80", "run-invalid-port"),
+                                           ("80:99999", "run-invalid-container-port")])
 def test_golden_errors(spec: str, case: str) -> None:
     if not golden.available():
         pytest.fail("golden transcripts missing")
