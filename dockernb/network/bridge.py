@@ -64,8 +64,6 @@ class BridgeDriver:
     def ensure_network(self, net: NetworkRecord) -> Place:
         """Make ``net``'s bridge exist with its address; install the table when it is new."""
         place = self.place()
-        if net.bridge in self._checked:
-            return place
         created = False
         with place.netlink() as nl:
             link = nl.link(net.bridge)
@@ -79,6 +77,8 @@ class BridgeDriver:
                 created = True
             else:
                 index = link.index
+                if net.bridge in self._checked:
+                    return place  # known good in this process; the link check above is the cheap part
                 if not link.up:
                     nl.set_link(index, up=True)
             prefix = ipaddress.IPv4Network(net.subnet).prefixlen

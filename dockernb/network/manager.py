@@ -316,6 +316,7 @@ class Networks:
         if kind == "host" and mappings:
             warnings.append("Published ports are discarded when using host network mode")
         with self._lock():
+            self._reap_dead()  # a dead container's DNAT entry or address must not block this one
             old = self.store.sandbox(req.container_id)
             if old is not None:
                 self._teardown(old)

@@ -106,7 +106,9 @@ class Containers:
     """Starts stand-ins the way the engine will start containers, and stops them all at the end."""
 
     def __init__(self, nets: Networks, root: Path) -> None:
-        self.nets, self.root, self.all = nets, root, []  # type: ignore[var-annotated]
+        self.nets, self.root = nets, root
+        self.all: list[Ctr] = []
+        self.veths: set[str] = set()  # host ends, to check that none outlives its container
 
     def run(self, name: str, argv: Sequence[str], *, network: str = "bridge", ports: Sequence[str] = (),
             aliases: Sequence[str] = (), publish_all: bool = False, exposed: Sequence[tuple[int, str]] = (),
@@ -133,6 +135,11 @@ class Containers:
         except BaseException:
             self.stop(ctr)
             raise
+        record = self.nets.store.sandbox(cid)
+        for nid in record.networks if record else []:
+            ep = self.nets.store.endpoint(nid, cid)
+            if ep is not None and ep.host_ifname:
+                self.veths.add(ep.host_ifname)
         proc.start()
         if wait_port:
             proc.wait_listening(wait_port)
@@ -171,6 +178,17 @@ class Containers:
             with contextlib.suppress(Exception):
                 self.stop(ctr)
 
+    def leftover_veths(self, timeout: float = 3.0) -> list[str]:
+        """Host-side veths still present (the kernel removes them with the dead namespace)."""
+        if self.nets.settings.rootless:
+            return []  # they live in the hub, which destroy() removes whole
+        deadline = time.monotonic() + timeout
+        while True:
+            left = sorted(v for v in self.veths if Path(f"/sys/class/net/{v}").exists())
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.02)
+
 
 @pytest.fixture
 def ctrs(nets: Networks, root_dir: Path) -> Iterator[Containers]:
@@ -179,6 +197,7 @@ def ctrs(nets: Networks, root_dir: Path) -> Iterator[Containers]:
         yield c
     finally:
         c.close()
+        assert c.leftover_veths() == []
 
 
 def httpd(busybox: Path, port: int = 80) -> list[str]:
