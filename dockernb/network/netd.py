@@ -316,6 +316,7 @@ class Dns:
         self.upstream = upstream
         self.names: dict[str, dict[str, list[str]]] = {}  # network id -> name -> addresses
         self.ptr: dict[str, str] = {}
+        self.networks_of: dict[str, set[str]] = {}  # a container's address -> its networks
         self.listeners: dict[str, tuple[str, socket.socket, socket.socket]] = {}
         self.pending: dict[int, tuple[Callable[[bytes], None], int, float]] = {}
         self.generation = 0
@@ -337,6 +338,8 @@ class Dns:
         names: dict[str, dict[str, list[str]]] = {}
         ptr: dict[str, str] = {}
         gateways: dict[str, str] = {}
+        members: dict[str, set[str]] = {}  # container id -> networks
+        addresses: dict[str, str] = {}  # address -> container id
         for net in self.netd.store.networks():
             if net.driver != "bridge" or net.predefined:
                 continue
@@ -346,10 +349,13 @@ class Dns:
                     if n:
                         table.setdefault(n.lower(), []).append(ep.ip)
                 ptr[ep.ip] = ep.name
+                members.setdefault(ep.container_id, set()).add(net.id)
+                addresses[ep.ip] = ep.container_id
             if table:
                 names[net.id] = table
                 gateways[net.id] = net.gateway
         self.names, self.ptr = names, ptr
+        self.networks_of = {ip: members[cid] for ip, cid in addresses.items()}
         self._listen(gateways)
 
     def _listen(self, gateways: dict[str, str]) -> None:
@@ -380,16 +386,23 @@ class Dns:
             loop.set(t, R, functools.partial(self._tcp_accept, t, nid))
             self.listeners[nid] = (gw, u, t)
 
-    def resolve(self, nid: str, data: bytes, reply: Callable[[bytes], None]) -> None:
+    def resolve(self, nid: str, data: bytes, reply: Callable[[bytes], None], client: str = "") -> None:
+        """Answer from the networks the asking container is on (as docker's embedded DNS does),
+        else from the network whose gateway was asked; forward the rest."""
         if self._gen() != self.generation:
             self.load()
         q = dns.parse(data)
         if q is None:
             return
-        table = self.names.get(nid, {})
-        if q.name in table:
-            addrs = table[q.name] if q.qtype in (dns.A, 255) else []
-            reply(dns.answer(q, addresses=addrs))
+        addrs: list[str] = []
+        found = False
+        for net in sorted(self.networks_of.get(client, set()) | {nid}, key=lambda n: n != nid):
+            table = self.names.get(net, {})
+            if q.name in table:
+                found = True
+                addrs += [a for a in table[q.name] if a not in addrs]
+        if found:
+            reply(dns.answer(q, addresses=addrs if q.qtype in (dns.A, 255) else []))
             return
         ip = dns.ptr_name(q.name) if q.qtype == dns.PTR else None
         if ip and ip in self.ptr:
@@ -439,11 +452,11 @@ class Dns:
                 with contextlib.suppress(OSError):
                     sock.sendto(resp, addr)
 
-            self.resolve(nid, data, reply)
+            self.resolve(nid, data, reply, addr[0])
 
     def _tcp_accept(self, lsock: socket.socket, nid: str, mask: int = 0) -> None:
         try:
-            conn, _ = lsock.accept()
+            conn, peer = lsock.accept()
         except OSError:
             return
         conn.setblocking(False)
@@ -476,7 +489,7 @@ class Dns:
             if len(buf) >= 2 and len(buf) >= 2 + struct.unpack_from("!H", buf)[0]:
                 n = struct.unpack_from("!H", buf)[0]
                 loop.set(conn, 0, _noop)
-                self.resolve(nid, bytes(buf[2 : 2 + n]), reply)
+                self.resolve(nid, bytes(buf[2 : 2 + n]), reply, peer[0])
 
         loop.set(conn, R, readable)
         loop.later(5, lambda: None if conn.fileno() < 0 else done())

@@ -23,7 +23,7 @@ import pytest
 
 from dockernb.config import load_config
 from dockernb.linux.netlink import Netlink
-from dockernb.network.base import Sandbox, SandboxRequest
+from dockernb.network.base import EndpointRequest, Sandbox, SandboxRequest
 from dockernb.network.manager import Networks
 from dockernb.spec.ports import parse_port_specs
 from dockernb.store.layout import Layout
@@ -113,14 +113,14 @@ class Containers:
     def run(self, name: str, argv: Sequence[str], *, network: str = "bridge", ports: Sequence[str] = (),
             aliases: Sequence[str] = (), publish_all: bool = False, exposed: Sequence[tuple[int, str]] = (),
             joined: Ctr | None = None, wait_port: int = 0, files: bool = False, stdout: int | None = None,
-            cwd: str | None = None) -> Ctr:
+            cwd: str | None = None, extra: Sequence[str] = ()) -> Ctr:
         cid = os.urandom(32).hex()
         req = SandboxRequest(
             container_id=cid, name=name, hostname=cid[:12], files_dir=self.root / "containers" / cid,
             network_mode=f"container:{joined.cid}" if joined else network, joined_pid=joined.pid if joined else 0,
             joined_files_dir=Path(joined.sandbox.hosts_path).parent if joined else None,
             aliases=tuple(aliases), ports=tuple(parse_port_specs(ports)), publish_all=publish_all,
-            exposed=tuple(exposed))
+            exposed=tuple(exposed), extra_networks=tuple(EndpointRequest(network=n) for n in extra))
         sb = self.nets.create_sandbox(req)
         try:
             mounts = {"/etc/hosts": sb.hosts_path, "/etc/resolv.conf": sb.resolv_path} if files else None

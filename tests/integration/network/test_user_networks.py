@@ -82,11 +82,16 @@ def test_connect_and_disconnect_a_running_container(nets: Networks, ctrs: Contai
     assert ep.ifname == "eth1" and "eth1:" in Path(f"/proc/{web.pid}/net/dev").read_text()
     out = ctrs.output("client", _fetch("http://api/"), network="two", files=True)
     assert out == "hello from the stand-in\n"
+    # a container on both networks resolves names of either (its resolv.conf names one's gateway)
+    db = ctrs.run("db", httpd(busybox, 8080), network="two", wait_port=8080)
+    out = ctrs.output("both", _fetch("http://db:8080/"), network="one", extra=["two"], files=True)
+    assert out == "hello from the stand-in\n"
     with pytest.raises(EndpointExists) as exc:
         nets.connect("two", web.cid)
     assert str(exc.value) == "endpoint with name web already exists in network two"
     with pytest.raises(NetworkInUse):
         nets.remove("two")
+    ctrs.stop(db)
     nets.disconnect("two", web.cid)
     assert "eth1:" not in Path(f"/proc/{web.pid}/net/dev").read_text()
     with pytest.raises(NotConnected):
