@@ -94,3 +94,39 @@ def test_teardown_is_idempotent_and_frees_everything(nets: Networks, ctrs: Conta
     nets.teardown("0" * 64)  # never existed: fine
     assert nets.store.endpoints(net.id) == [] and nets.ports(web.cid) == []
     assert nets.netd.call({"op": "list"})["containers"] == {}
+
+
+CONCURRENT = """
+import os, sys
+from pathlib import Path
+from dockernb.config import load_config
+from dockernb.network.base import SandboxRequest
+from dockernb.network.manager import Networks
+from dockernb.store.layout import Layout
+root = Path(sys.argv[1])
+nets = Networks(Layout(root), load_config({**os.environ, "DOCKERNB_ROOT": str(root)}))
+for i in range(15):
+    cid = os.urandom(32).hex()
+    nets.create_sandbox(SandboxRequest(container_id=cid, name=f"{sys.argv[2]}{i}", hostname=cid[:12],
+                                       files_dir=root / "containers" / cid, network_mode="app"))
+print("done", flush=True)
+sys.stdin.read()  # hold on (an engine between create_sandbox and attach) until told to go
+"""
+
+
+def test_concurrent_engines_get_distinct_addresses(nets: Networks) -> None:
+    """Two engine processes allocating at once on one root; then both die before attach."""
+    net = nets.create("app")
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(nets.layout.root), tag],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for tag in "ab"]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "done"
+    ips = [ep.ip for ep in nets.store.endpoints(net.id)]
+    assert len(ips) == 30 and len(set(ips)) == 30
+    assert nets.reconcile().removed == []  # their engines are alive: not stale
+    for p in procs:
+        p.communicate(timeout=60)
+        assert p.returncode == 0
+    # their creators are gone and nothing was attached: reconcile frees every address
+    assert len(nets.reconcile().removed) == 30
+    assert nets.store.endpoints(net.id) == [] and list(nets.store.sandboxes()) == []
