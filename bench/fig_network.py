@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -39,7 +40,10 @@ NREQ = int(os.environ.get("BENCH_NREQ", "200"))
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 DOCKER = "/usr/bin/docker"
 HTTPD_CMD = "mkdir -p /www && echo hello-from-container > /www/index.html && exec busybox httpd -f -p 80 -h /www"
-ROOTLESS_DIR = Path(os.environ.get("DOCKERNB_ROOTLESS_DIR", "/var/tmp/dockernb-rootless"))
+# where tests/rootless/run-as-user.sh keeps this tree's world-readable copy (one per source tree)
+_TREE = Path(__file__).resolve().parents[1]
+_DIGEST = hashlib.sha256((str(_TREE) + "\n").encode()).hexdigest()[:8]  # as `pwd | sha256sum`
+ROOTLESS_DIR = Path(os.environ.get("DOCKERNB_ROOTLESS_DIR") or f"/var/tmp/dockernb-rootless-{_DIGEST}")
 
 
 def _free_port() -> int:
