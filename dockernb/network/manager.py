@@ -395,7 +395,7 @@ class Networks:
                 driver.publish_ports(sb, reserved)
             finally:
                 release(reserved)  # netd has its own copies now
-            self.store.save_sandbox(sb)
+                self.store.save_sandbox(sb)  # even half-published: teardown must see what to undo
         d = Path(sb.files_dir)
         return Sandbox(sb.container_id, self._plan_of(sb), str(d / "hosts"), str(d / "resolv.conf"),
                        str(d / "hostname"), tuple(sb.ports))
