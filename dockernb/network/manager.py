@@ -460,8 +460,17 @@ class Networks:
             return report
         with self._lock():
             report.removed = self._reap_dead()
-            live = [sb for sb in self.store.sandboxes() if sb.pid and sb.ports]
-            if any(sb.proxied for sb in live) and not self.netd.alive():
+            attached = [sb for sb in self.store.sandboxes() if sb.pid]
+            live = [sb for sb in attached if sb.ports]
+            user_nets = {n.id for n in self.store.networks() if n.driver == "bridge" and n.user_defined}
+            dns_needed = any(set(sb.networks) & user_nets for sb in attached)
+            if dns_needed and not self.netd.alive():
+                try:  # the embedded DNS of user-defined networks lives in netd too
+                    self.netd.ensure(self.place())
+                    self.netd.call({"op": "reload"})
+                except Exception as err:
+                    report.problems.append(f"DNS responder not restarted: {err}")
+            if any(sb.proxied for sb in live) and not self._netd_serves(live):
                 for sb in live:
                     try:
                         reserved = reserve([PortMapping(b.container_port, b.proto, b.host_ip, b.host_port,
@@ -477,6 +486,14 @@ class Networks:
                 self.bridge.apply_table()
                 report.restored.extend(sb.container_id for sb in live if sb.nat)
         return report
+
+    def _netd_serves(self, live: list[SandboxRecord]) -> bool:
+        """netd runs and holds every proxied container's ports (a restarted netd holds none)."""
+        try:
+            held = self.netd.call({"op": "list"}).get("containers", {})
+        except (OSError, ValueError):
+            return False
+        return all(sb.container_id in held for sb in live if sb.proxied)
 
     def _table_present(self) -> bool:
         return HostPlace().run(["nft", "list", "table", "ip", self.settings.table]).returncode == 0

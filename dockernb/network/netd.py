@@ -28,6 +28,7 @@ import contextlib
 import errno
 import fcntl
 import functools
+import heapq
 import json
 import logging
 import os
@@ -62,7 +63,8 @@ class Loop:
 
     def __init__(self) -> None:
         self.sel = selectors.DefaultSelector()
-        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []  # a heap: every connection adds one
+        self._seq = 0
         self.running = True
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.sel.register(self._wake_r, selectors.EVENT_READ, self._drain)
@@ -95,17 +97,15 @@ class Loop:
             self.sel.modify(sock, events, handler)
 
     def later(self, delay: float, fn: Callable[[], None]) -> None:
-        self.timers.append((time.monotonic() + delay, fn))
+        self._seq += 1
+        heapq.heappush(self.timers, (time.monotonic() + delay, self._seq, fn))
 
     def run(self) -> None:
         while self.running:
             now = time.monotonic()
-            due = [t for t in self.timers if t[0] <= now]
-            if due:
-                self.timers = [t for t in self.timers if t[0] > now]
-                for _, fn in due:
-                    fn()
-            timeout = min((t[0] for t in self.timers), default=now + 5) - time.monotonic()
+            while self.timers and self.timers[0][0] <= now:
+                heapq.heappop(self.timers)[2]()
+            timeout = (self.timers[0][0] - time.monotonic()) if self.timers else 5.0
             for key, mask in self.sel.select(max(0.0, min(timeout, 5.0))):
                 try:
                     key.data(mask)

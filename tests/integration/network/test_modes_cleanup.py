@@ -85,6 +85,22 @@ def test_reconcile_restores_ports_after_netd_dies(nets: Networks, ctrs: Containe
     assert http_get("127.0.0.1", p) == "hello from the stand-in\n"
 
 
+def test_reconcile_restarts_the_dns_responder(nets: Networks, ctrs: Containers, busybox: Path) -> None:
+    net = nets.create("app")
+    ctrs.run("web", httpd(busybox), network="app", wait_port=80)
+    os.kill(nets.netd.pid(), signal.SIGKILL)
+    deadline = time.monotonic() + 3
+    while nets.netd.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not nets.netd.alive()
+    assert nets.reconcile().problems == []  # no ports here: DNS alone is a reason to bring netd back
+    assert nets.netd.call({"op": "reload"})["dns"] == [net.gateway]
+    fetch = ("import sys, urllib.request\n"
+             "try: sys.stdout.write(urllib.request.urlopen('http://web/', timeout=2).read().decode())\n"
+             "except Exception as e: sys.stdout.write(f'error: {e}')")
+    assert ctrs.output("c", [sys.executable, "-c", fetch], network="app", files=True) == "hello from the stand-in\n"
+
+
 def test_teardown_is_idempotent_and_frees_everything(nets: Networks, ctrs: Containers, busybox: Path) -> None:
     nets.create("app")
     web = ctrs.run("web", httpd(busybox), network="app", ports=["80"], wait_port=80)
