@@ -65,6 +65,7 @@ class Loop:
         self.sel = selectors.DefaultSelector()
         self.timers: list[tuple[float, int, Callable[[], None]]] = []  # a heap: every connection adds one
         self._seq = 0
+        self._interest: dict[int, tuple[int, Handler]] = {}
         self.running = True
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.sel.register(self._wake_r, selectors.EVENT_READ, self._drain)
@@ -86,15 +87,22 @@ class Loop:
                 os.close(fd)
 
     def set(self, sock: Any, events: int, handler: Handler) -> None:  # noqa: ANN401 - socket or fd holder
-        """Register, change or (events=0) drop interest in ``sock``."""
-        key = self.sel.get_map().get(sock)
+        """Register, change or (events=0) drop interest in ``sock``.
+
+        Keeps its own table: ``selector.get_map().get()`` formats ``repr(sock)`` (two syscalls) for
+        every unregistered socket, which cost a tenth of a proxied connection."""
+        fd = sock if isinstance(sock, int) else sock.fileno()
+        current = self._interest.get(fd)
         if events == 0:
-            if key is not None:
+            if current is not None:
+                del self._interest[fd]
                 self.sel.unregister(sock)
-        elif key is None:
+        elif current is None:
             self.sel.register(sock, events, handler)
-        elif key.events != events or key.data is not handler:
+            self._interest[fd] = (events, handler)
+        elif current[0] != events or current[1] is not handler:
             self.sel.modify(sock, events, handler)
+            self._interest[fd] = (events, handler)
 
     def later(self, delay: float, fn: Callable[[], None]) -> None:
         self._seq += 1
@@ -121,7 +129,12 @@ def _noop(mask: int) -> None:
 
 
 class TcpPair:
-    """One proxied TCP connection: client <-> container, with backpressure and half-close."""
+    """One proxied TCP connection: client <-> container, with backpressure and half-close.
+
+    The client side is read from the start (what it sends while the connection to the container
+    is being made waits in ``out``), so a request costs no extra loop turn."""
+
+    connecting_since: dict[TcpPair, float] = {}  # swept by housekeeping: a silent target times out
 
     def __init__(self, loop: Loop, client: socket.socket, target: tuple[str, int]) -> None:
         self.loop = loop
@@ -133,26 +146,22 @@ class TcpPair:
         self.out: dict[socket.socket, bytes] = {self.a: b"", self.b: b""}  # pending data to write into key
         self.eof: dict[socket.socket, bool] = {self.a: False, self.b: False}
         self.closed = False
+        self.connecting = True
+        self.handlers: dict[socket.socket, Handler] = {
+            self.a: functools.partial(self._event, self.a), self.b: functools.partial(self._event, self.b)}
         rc = self.b.connect_ex(target)
         if rc not in (0, errno.EINPROGRESS):
             self.close()
             return
-        loop.set(self.b, W, self._connected)
-        loop.later(10.0, self._connect_timeout)
-        self.connecting = True
-
-    def _connect_timeout(self) -> None:
-        if self.connecting and not self.closed:
-            self.close()
-
-    def _connected(self, mask: int) -> None:
-        self.connecting = False
-        if self.b.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-            self.close()
-            return
-        self.handlers: dict[socket.socket, Handler] = {
-            self.a: functools.partial(self._event, self.a), self.b: functools.partial(self._event, self.b)}
+        TcpPair.connecting_since[self] = time.monotonic()
         self._update()
+
+    @classmethod
+    def sweep(cls, timeout: float = 10.0) -> None:
+        now = time.monotonic()
+        for pair, since in list(cls.connecting_since.items()):
+            if now - since > timeout:
+                pair.close()
 
     def _peer(self, s: socket.socket) -> socket.socket:
         return self.b if s is self.a else self.a
@@ -162,9 +171,9 @@ class TcpPair:
             return
         for s in (self.a, self.b):
             ev = 0
-            if not self.eof[s] and not self.out[self._peer(s)]:
+            if not self.eof[s] and not self.out[self._peer(s)] and not (s is self.b and self.connecting):
                 ev |= R
-            if self.out[s]:
+            if self.out[s] or (s is self.b and self.connecting):
                 ev |= W
             self.loop.set(s, ev, self.handlers[s])
         if self.eof[self.a] and self.eof[self.b] and not self.out[self.a] and not self.out[self.b]:
@@ -173,23 +182,35 @@ class TcpPair:
     def _event(self, s: socket.socket, mask: int) -> None:
         peer = self._peer(s)
         try:
+            if s is self.b and self.connecting:
+                if not mask & W:
+                    return
+                if self.b.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    self.close()
+                    return
+                self.connecting = False
+                TcpPair.connecting_since.pop(self, None)
             if mask & R:
                 data = s.recv(262144)
                 if data:
-                    try:
-                        n = peer.send(data)
-                    except BlockingIOError:
-                        n = 0
+                    n = 0
+                    if not (peer is self.b and self.connecting):
+                        try:
+                            n = peer.send(data)
+                        except BlockingIOError:
+                            n = 0
                     self.out[peer] += data[n:]
                 else:
                     self.eof[s] = True
-                    if not self.out[peer]:
+                    if not self.out[peer] and not (peer is self.b and self.connecting):
                         peer.shutdown(socket.SHUT_WR)
             if mask & W and self.out[s]:
                 n = s.send(self.out[s])
                 self.out[s] = self.out[s][n:]
                 if not self.out[s] and self.eof[peer]:
                     s.shutdown(socket.SHUT_WR)
+            elif mask & W and not self.out[s] and self.eof[peer] and s is self.b:
+                s.shutdown(socket.SHUT_WR)  # the client closed before we were connected
         except OSError:
             self.close()
             return
@@ -199,6 +220,7 @@ class TcpPair:
         if self.closed:
             return
         self.closed = True
+        TcpPair.connecting_since.pop(self, None)
         for s in (self.a, self.b):
             self.loop.set(s, 0, _noop)
             s.close()
@@ -571,6 +593,7 @@ class Netd:
         self.loop.close()
 
     def housekeeping(self) -> None:
+        TcpPair.sweep()
         for pub in self.pubs.values():
             pub.reap_udp()
         if self.pubs or self.dns.active:
