@@ -13,6 +13,7 @@ init's pid), and runs ``nft``/``iptables`` inside its namespace.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -24,6 +25,17 @@ from dockernb.linux.netlink import NETLINK_ROUTE, Netlink
 __all__ = ["HostPlace", "HubPlace", "Place"]
 
 _NL: netns.SocketSpec = (socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+
+
+_SBIN = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
+
+
+def _resolve(argv: Sequence[str]) -> list[str]:
+    """The tool's full path: nft and iptables live in /usr/sbin, not on a regular user's PATH."""
+    if "/" in argv[0]:
+        return list(argv)
+    found = shutil.which(argv[0]) or shutil.which(argv[0], path=_SBIN)
+    return [found or argv[0], *argv[1:]]
 
 
 def _bound(sock: socket.socket) -> Netlink:
@@ -65,7 +77,7 @@ class HostPlace:
         return Netlink(), self.container_netlink(pid)
 
     def run(self, argv: Sequence[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=30)
+        return subprocess.run(_resolve(argv), input=stdin, capture_output=True, text=True, timeout=30)
 
 
 class HubPlace:
@@ -111,5 +123,5 @@ class HubPlace:
             netns.setns(ufd, netns.CLONE_NEWUSER)
             netns.setns(nfd, netns.CLONE_NEWNET)
 
-        return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=30,
+        return subprocess.run(_resolve(argv), input=stdin, capture_output=True, text=True, timeout=30,
                               preexec_fn=enter)  # noqa: PLW1509 - setns must happen between fork and exec

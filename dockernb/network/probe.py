@@ -85,7 +85,7 @@ def network_probes(config: Config, *, ip_forward_by_us: bool = False) -> list[Pr
     forwarding = ("on" + (" (enabled by dockernb for a bridge network)" if ip_forward_by_us else "")) if fwd else (
         "off (dockernb enables it when a container first joins a bridge network)")
     return [
-        Probe("bridge network", bool(shutil.which("nft")),
+        Probe("bridge network", bool(shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")),
               f"bridge {settings.default_bridge}, nftables table ip {settings.table}; published ports: {mode}",
               "nft on PATH"),
         Probe("forwarding firewall", True, fw.describe(),

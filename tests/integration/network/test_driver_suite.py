@@ -18,3 +18,10 @@ def test_driver_conformance(nets: Networks, root_dir: Path, mode: str) -> None:
         nets.create("suite-net")
         mode = "suite-net"
     check_driver(nets, mode, root_dir / "containers" / mode)
+
+
+def test_a_users_path_without_sbin(nets: Networks, root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian users' PATH lacks /usr/sbin, where nft and iptables live: the tools are found anyway."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    nets.create("plain-path")
+    check_driver(nets, "plain-path", root_dir / "containers" / "plain-path")
