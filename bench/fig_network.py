@@ -37,6 +37,7 @@ from dockernb.store.layout import Layout
 from dockernb.testing.standin import StandIn
 
 NREQ = int(os.environ.get("BENCH_NREQ", "200"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 DOCKER = "/usr/bin/docker"
 HTTPD_CMD = "mkdir -p /www && echo hello-from-container > /www/index.html && exec busybox httpd -f -p 80 -h /www"
@@ -112,38 +113,47 @@ def _httpd_container(nets: Networks, bb: Path, ports: list[str]) -> Iterator[Non
         nets.teardown(cid)
 
 
-def _ours_http(work: Path, bb: Path) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    p1, p2 = _free_port(), _free_port()
-    with _networks(work, "dnat") as nets, _httpd_container(nets, bb, [f"127.0.0.1:{p1}:80", f"{p2}:80"]):
-        out["dockernb root, kernel DNAT (127.0.0.1)"] = _curl_median_us(f"http://127.0.0.1:{p1}/index.html")
-        out["dockernb root, netd proxy ([::1], IPv6 path)"] = _curl_median_us(f"http://[::1]:{p2}/index.html")
-    p3 = _free_port()
-    with _networks(work, "proxy", DOCKERNB_USERLAND_PROXY="1") as nets, _httpd_container(
-            nets, bb, [f"127.0.0.1:{p3}:80"]):
-        out["dockernb root, userland-proxy mode (netd, 127.0.0.1)"] = _curl_median_us(
-            f"http://127.0.0.1:{p3}/index.html")
-    return out
 
 
-def _host_http(bb: Path) -> float | None:
+
+def _samples_us(url: str, n: int) -> list[float]:
+    args = []
+    for _ in range(n):
+        args += ["-o", "/dev/null", url]
+    out = subprocess.run(["curl", "-s", "-w", "%{time_total}\n", *args], capture_output=True, text=True).stdout
+    return [float(x) * 1e6 for x in out.split()]
+
+
+def _interleaved(urls: dict[str, str]) -> dict[str, float | None]:
+    """NREQ GETs per target in ROUNDS interleaved rounds: on a shared, busy machine every target
+    sees the same load, so the medians compare even when the absolute values drift."""
+    ready = {label: url for label, url in urls.items() if _wait(url)}
+    samples: dict[str, list[float]] = {label: [] for label in ready}
+    per_round = max(1, NREQ // ROUNDS)
+    for _ in range(ROUNDS):
+        for label, url in ready.items():
+            samples[label] += _samples_us(url, per_round)
+    return {label: (statistics.median(samples[label]) if samples.get(label) else None) for label in urls}
+
+
+@contextlib.contextmanager
+def _host_httpd(bb: Path) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen([str(bb / "busybox"), "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", str(bb / "www")])
     try:
-        return _curl_median_us(f"http://127.0.0.1:{port}/index.html")
+        yield f"http://127.0.0.1:{port}/index.html"
     finally:
         proc.kill()
         proc.wait()
 
 
-def _engine_http(engine: list[str], stop: list[str]) -> float | None:
+@contextlib.contextmanager
+def _engine_httpd(engine: list[str], stop: list[str]) -> Iterator[str | None]:
     port = _free_port()
     try:
         r = subprocess.run([*engine, "run", "-d", "--name", "nbnet-http", "-p", f"127.0.0.1:{port}:80", "busybox",
                             "sh", "-c", HTTPD_CMD], capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            return None
-        return _curl_median_us(f"http://127.0.0.1:{port}/index.html")
+        yield f"http://127.0.0.1:{port}/index.html" if r.returncode == 0 else None
     finally:
         subprocess.run(stop, capture_output=True, timeout=120)
 
@@ -153,6 +163,7 @@ def _engine_ok(engine: list[str]) -> bool:
         return False
     r = subprocess.run([*engine, "image", "inspect", "busybox"], capture_output=True, timeout=30)
     return r.returncode == 0
+
 
 
 def _rootless_http() -> float | None:
@@ -175,12 +186,15 @@ def _rootless_http() -> float | None:
     return float(value) if value is not None else None
 
 
-def _setup_cost(work: Path, mode: str) -> list[float]:
-    """create_sandbox + stand-in + attach + run /bin/true + teardown, per container, in ms."""
-    times = []
-    with _networks(work, f"cost-{mode}") as nets:
+
+def _setup_costs(work: Path) -> tuple[list[float], list[float]]:
+    """(none, bridge) per-container costs in ms, measured alternately."""
+    none: list[float] = []
+    bridge: list[float] = []
+    with _networks(work, "cost") as nets:
         nets.ensure_predefined()
-        for i in range(RUNS + 3):
+        for i in range(2 * (RUNS + 3)):
+            mode = "none" if i % 2 == 0 else "bridge"
             cid = os.urandom(32).hex()
             t0 = time.perf_counter()
             sb = nets.create_sandbox(SandboxRequest(container_id=cid, name=f"c{i}", hostname=cid[:12],
@@ -190,26 +204,26 @@ def _setup_cost(work: Path, mode: str) -> list[float]:
             proc.start()
             os.waitpid(proc.pid, 0)
             nets.teardown(cid)
-            if i >= 3:  # warm-up: the bridge, the table
-                times.append((time.perf_counter() - t0) * 1000)
+            if i >= 6:  # warm-up: the bridge, the table
+                (none if mode == "none" else bridge).append((time.perf_counter() - t0) * 1000)
             shutil.rmtree(nets.layout.container(cid), ignore_errors=True)
-    return times
+    return none, bridge
 
 
 def _engine_net_cost(engine: list[str]) -> float | None:
-    def median(extra: list[str]) -> float:
-        times = []
-        for _ in range(10):
+    """docker/podman: run --rm busybox true, default network minus --network none (alternating runs)."""
+    default: list[float] = []
+    none: list[float] = []
+    try:
+        for i in range(20):
+            extra = [] if i % 2 == 0 else ["--network", "none"]
             t0 = time.perf_counter()
             subprocess.run([*engine, "run", "--rm", *extra, "busybox", "true"], capture_output=True, timeout=120,
                            check=True)
-            times.append((time.perf_counter() - t0) * 1000)
-        return statistics.median(times)
-
-    try:
-        return median([]) - median(["--network", "none"])
+            (default if i % 2 == 0 else none).append((time.perf_counter() - t0) * 1000)
     except subprocess.CalledProcessError:
         return None
+    return statistics.median(default) - statistics.median(none)
 
 
 def _row(metric: str, engine: str, value: float | None, unit: str) -> str:
@@ -221,24 +235,36 @@ def run() -> list[str]:
         return ["network | figures need root (bridges, nftables); run `make bench` as root"]
     work = Path(tempfile.mkdtemp(prefix="dockernb-bench-net-"))
     rows = []
+    docker, podman = [DOCKER], ["podman"]
     try:
         bb = _busybox(work)
-        get = f"HTTP GET through -p (median of {NREQ})"
-        rows.append(_row(get, "host busybox httpd (no container)", _host_http(bb), "us"))
-        for label, value in _ours_http(work, bb).items():
-            rows.append(_row(get, label, value, "us"))
-        rows.append(_row(get, "dockernb rootless (netd proxy in the hub)", _rootless_http(), "us"))
-        docker, podman = [DOCKER], ["podman"]
-        if _engine_ok(docker):
-            rows.append(_row(get, "docker 20.10 (docker-proxy)", _engine_http(docker, [DOCKER, "rm", "-f",
-                                                                                      "nbnet-http"]), "us"))
-        else:
+        get = f"HTTP GET through -p (median of {NREQ}, {ROUNDS} interleaved rounds)"
+        p1, p2, p3 = _free_port(), _free_port(), _free_port()
+        with contextlib.ExitStack() as stack:
+            urls: dict[str, str] = {"host busybox httpd (no container)": stack.enter_context(_host_httpd(bb))}
+            dnat = stack.enter_context(_networks(work, "dnat"))
+            stack.enter_context(_httpd_container(dnat, bb, [f"127.0.0.1:{p1}:80", f"{p2}:80"]))
+            urls["dockernb root, kernel DNAT (127.0.0.1)"] = f"http://127.0.0.1:{p1}/index.html"
+            urls["dockernb root, netd proxy ([::1], IPv6 path)"] = f"http://[::1]:{p2}/index.html"
+            proxy = stack.enter_context(_networks(work, "proxy", DOCKERNB_USERLAND_PROXY="1"))
+            stack.enter_context(_httpd_container(proxy, bb, [f"127.0.0.1:{p3}:80"]))
+            urls["dockernb root, userland-proxy mode (netd, 127.0.0.1)"] = f"http://127.0.0.1:{p3}/index.html"
+            if _engine_ok(docker):
+                url = stack.enter_context(_engine_httpd(docker, [DOCKER, "rm", "-f", "nbnet-http"]))
+                if url:
+                    urls["docker 20.10 (docker-proxy)"] = url
+            if _engine_ok(podman):
+                url = stack.enter_context(_engine_httpd(podman, ["podman", "rm", "-f", "-t", "0", "nbnet-http"]))
+                if url:
+                    urls["podman 4.3 (netavark DNAT)"] = url
+            for label, value in _interleaved(urls).items():
+                rows.append(_row(get, label, value, "us"))
+        if not any("docker" in r for r in rows):
             rows.append(f"{get} | docker | not measured (no docker daemon with busybox)")
-        if _engine_ok(podman):
-            rows.append(_row(get, "podman 4.3 (netavark DNAT)", _engine_http(podman, ["podman", "rm", "-f", "-t", "0",
-                                                                                     "nbnet-http"]), "us"))
-        none = statistics.median(_setup_cost(work, "none"))
-        bridge = statistics.median(_setup_cost(work, "bridge"))
+        rows.append(_row(get, "dockernb rootless (netd proxy in the hub; measured after the others)",
+                         _rootless_http(), "us"))
+        none_ms, bridge_ms = _setup_costs(work)
+        none, bridge = statistics.median(none_ms), statistics.median(bridge_ms)
         cost = "network setup + teardown, one container"
         rows.append(_row(cost, "dockernb --network none (create_sandbox..teardown, with the process)", none, "ms"))
         rows.append(_row(cost, "dockernb default bridge (same)", bridge, "ms"))
