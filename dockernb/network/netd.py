@@ -23,7 +23,6 @@ re-publishes running containers' ports when it died.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import fcntl
@@ -617,16 +616,17 @@ def _upstream_sockets() -> list[tuple[socket.socket, tuple[str, int]]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="dockernb-netd")
-    ap.add_argument("--root", required=True)
-    ap.add_argument("--userns", default="")
-    ap.add_argument("--netns", default="")
-    args = ap.parse_args(argv)
+def main(argv: list[str]) -> int:
+    # three options and a long life: no argparse (it and its imports cost a megabyte here)
+    opts = dict(zip(argv[::2], argv[1::2], strict=False)) if argv else {}
+    root, userns, netns_path = opts.get("--root", ""), opts.get("--userns", ""), opts.get("--netns", "")
+    if not root or set(opts) - {"--root", "--userns", "--netns"}:
+        print("usage: dockernb-netd --root ROOT [--userns PATH --netns PATH]", file=sys.stderr)
+        return 2
     if os.fork():  # the caller waits for this first process only; the daemon is re-parented
         os._exit(0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s netd %(levelname)s %(message)s")
-    layout = Layout(Path(args.root))
+    layout = Layout(Path(root))
     ndir = layout.networks
     ndir.mkdir(parents=True, exist_ok=True)
     pidfd = os.open(ndir / "netd.pid", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -648,10 +648,10 @@ def main(argv: list[str] | None = None) -> int:
     os.chmod(path, 0o600)
     ctl.listen(64)
     ctl.setblocking(False)
-    if args.userns:
-        netns.setns(os.open(args.userns, os.O_RDONLY | os.O_CLOEXEC), netns.CLONE_NEWUSER)
-    if args.netns:
-        netns.setns(os.open(args.netns, os.O_RDONLY | os.O_CLOEXEC), netns.CLONE_NEWNET)
+    if userns:
+        netns.setns(os.open(userns, os.O_RDONLY | os.O_CLOEXEC), netns.CLONE_NEWUSER)
+    if netns_path:
+        netns.setns(os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC), netns.CLONE_NEWNET)
     netd = Netd(layout, upstream)
     signal.signal(signal.SIGTERM, lambda *_: netd.loop.stop())
 
@@ -668,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     netd.loop.set(ctl, R, accept)
     netd.dns.load()
     netd.loop.later(5, netd.housekeeping)
-    log.info("serving %s (pid %d)", args.root, os.getpid())
+    log.info("serving %s (pid %d)", root, os.getpid())
     try:
         netd.loop.run()
     finally:
@@ -681,4 +681,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

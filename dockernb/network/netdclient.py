@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dockernb.errors import InternalError
@@ -17,6 +18,24 @@ from dockernb.network.records import NetworkStore
 from dockernb.store.locks import FileLock
 
 __all__ = ["NetdClient"]
+
+# netd needs a dozen modules; ``dockernb/__init__`` imports the whole engine (20 MB PSS for a
+# process that lives as long as the containers). Register a bare package object instead, so
+# ``dockernb.network.netd`` and what it imports load without the package's __init__ (8 MB).
+_LAUNCH = (
+    "import sys, types\n"
+    "pkg = types.ModuleType('dockernb'); pkg.__path__ = [sys.argv[1] + '/dockernb']\n"
+    "sys.modules['dockernb'] = pkg\n"
+    "sys.argv[0] = 'dockernb-netd'\n"
+    "from dockernb.network.netd import main\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+
+
+def dockernb_dir() -> str:
+    import dockernb
+
+    return str(Path(dockernb.__file__).parent)
 
 
 class NetdClient:
@@ -47,7 +66,8 @@ class NetdClient:
         with FileLock(self.store.layout.lock("network-netd"), timeout=30):
             if self.alive():
                 return
-            argv = [sys.executable, "-m", "dockernb.network.netd", "--root", str(self.store.layout.root)]
+            argv = [sys.executable, "-c", _LAUNCH, str(Path(dockernb_dir()).parent), "--root",
+                    str(self.store.layout.root)]
             if place.userns_path:
                 argv += ["--userns", place.userns_path]
             if place.netns_path:
