@@ -33,9 +33,7 @@ _LAUNCH = (
 
 
 def dockernb_dir() -> str:
-    import dockernb
-
-    return str(Path(dockernb.__file__).parent)
+    return str(Path(__file__).resolve().parents[1])  # .../dockernb (this file: dockernb/network/netdclient.py)
 
 
 class NetdClient:
