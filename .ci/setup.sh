@@ -29,6 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Rootless networking (pasta, slirp4netns) opens /dev/net/tun as the user. Debian's udev rule makes
+# it 0666; a machine without udev (this VM: devtmpfs default 0600) needs the same by hand.
+if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" = 600 ]; then
+  chmod 0666 /dev/net/tun
+fi
+
 PY=${PYTHON:-python3}
 stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ]; then

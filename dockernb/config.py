@@ -14,16 +14,27 @@ The one place that reads configuration. Sources, lowest precedence first:
 Registry logins are not engine configuration: they live where docker's CLI keeps them,
 ``$DOCKER_CONFIG/config.json`` else ``~/.docker/config.json`` (``credentials_file``), so that
 ``docker login`` and ``dockernb login`` share them.
+
+Networking keys (docker's names): ``bip`` (the default bridge's gateway/prefix, e.g.
+``10.210.0.1/24``; env ``DOCKERNB_BIP``), ``default-address-pools`` (``[{"base": "10.210.0.0/16",
+"size": 24}]``; env ``DOCKERNB_ADDRESS_POOLS`` as ``base/size`` pairs: ``10.210.0.0/16:24``),
+``userland-proxy`` (true: published ports go through the proxy even where kernel NAT could;
+env ``DOCKERNB_USERLAND_PROXY=1``), and dockernb's ``rootless-network`` (``pasta`` or
+``slirp4netns``; env ``DOCKERNB_ROOTLESS_NETWORK``; default: chosen by probe) and
+``rootless-host-loopback`` (env ``DOCKERNB_ROOTLESS_HOST_LOOPBACK=1``: rootless containers may
+reach the host's 127.0.0.1 through the uplink's gateway; off by default, as in docker).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dockernb.errors import InvalidConfig
 
@@ -79,6 +90,16 @@ class Config:
     credentials_file: Path | None = None
     #: where each value came from ("default", "file", "env"), for `dockernb info`
     sources: Mapping[str, str] = field(default_factory=dict)
+    #: the default bridge's gateway address with its prefix ("" = first free subnet of the pools)
+    bip: str = ""
+    #: (base, size) pools that bridge networks take their subnets from ("" = dockernb's default)
+    address_pools: tuple[tuple[str, int], ...] = ()
+    #: publish ports through the userspace proxy even where kernel NAT could serve them
+    userland_proxy: bool = False
+    #: rootless uplink: "pasta", "slirp4netns" or "" (chosen by probe)
+    rootless_network: str = ""
+    #: rootless: let containers reach the host's loopback through the uplink's gateway (off, as in docker)
+    rootless_host_loopback: bool = False
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -148,6 +169,7 @@ def load_config(env: Mapping[str, str] | None = None, uid: int | None = None) ->
     if not isinstance(driver, str):
         raise InvalidConfig(f"{path}: 'storage-driver' must be a string")
     driver = env.get("DOCKERNB_STORAGE_DRIVER") or driver
+    net = _network_settings(data, env, path)
 
     return Config(
         root=root,
@@ -159,4 +181,53 @@ def load_config(env: Mapping[str, str] | None = None, uid: int | None = None) ->
         config_file=path if path.is_file() else None,
         credentials_file=default_credentials_file(env),
         sources=sources,
+        **net,
     )
+
+
+def _network_settings(data: Mapping[str, object], env: Mapping[str, str], path: Path) -> dict[str, Any]:
+    bip = data.get("bip", "")
+    if not isinstance(bip, str):
+        raise InvalidConfig(f"{path}: 'bip' must be a string like 10.210.0.1/24")
+    bip = env.get("DOCKERNB_BIP", bip)
+    pools: list[tuple[str, int]] = []
+    raw_pools = data.get("default-address-pools", [])
+    if not isinstance(raw_pools, list):
+        raise InvalidConfig(f"{path}: 'default-address-pools' must be a list of {{base, size}} objects")
+    for item in raw_pools:
+        if not isinstance(item, dict) or not isinstance(item.get("base"), str) or not isinstance(item.get("size"), int):
+            raise InvalidConfig(f"{path}: 'default-address-pools' entries need a string base and an integer size")
+        pools.append((item["base"], item["size"]))
+    if env.get("DOCKERNB_ADDRESS_POOLS"):
+        pools = []
+        for part in _split(env["DOCKERNB_ADDRESS_POOLS"]):
+            base, _, bits = part.rpartition(":")
+            if not base or not bits.isdigit():
+                raise InvalidConfig(f"DOCKERNB_ADDRESS_POOLS: {part!r} is not BASE/PREFIX:SIZE")
+            pools.append((base, int(bits)))
+    for base, size in pools:
+        try:
+            net = ipaddress.ip_network(base)
+        except ValueError as err:
+            raise InvalidConfig(f"address pool {base!r}: {err}") from None
+        if net.version != 4 or not net.prefixlen <= size <= 30:
+            raise InvalidConfig(f"address pool {base}: size {size} must be between /{net.prefixlen} and /30 (IPv4)")
+    if bip:
+        try:
+            ipaddress.ip_interface(bip)
+        except ValueError as err:
+            raise InvalidConfig(f"bip {bip!r}: {err}") from None
+    proxy = data.get("userland-proxy", False)
+    if not isinstance(proxy, bool):
+        raise InvalidConfig(f"{path}: 'userland-proxy' must be true or false")
+    if "DOCKERNB_USERLAND_PROXY" in env:
+        proxy = env["DOCKERNB_USERLAND_PROXY"].lower() in ("1", "true", "yes")
+    uplink = data.get("rootless-network", "")
+    uplink = env.get("DOCKERNB_ROOTLESS_NETWORK", uplink if isinstance(uplink, str) else "")
+    if uplink not in ("", "pasta", "slirp4netns"):
+        raise InvalidConfig(f"rootless-network {uplink!r}: want pasta or slirp4netns")
+    loopback = data.get("rootless-host-loopback", False)
+    if "DOCKERNB_ROOTLESS_HOST_LOOPBACK" in env:
+        loopback = env["DOCKERNB_ROOTLESS_HOST_LOOPBACK"].lower() in ("1", "true", "yes")
+    return {"bip": bip, "address_pools": tuple(pools), "userland_proxy": proxy, "rootless_network": uplink,
+            "rootless_host_loopback": bool(loopback)}

@@ -6,15 +6,20 @@ Docker has some (../shared/golden records them), so raise sites stay one line::
 
     DockernbError                      root: catch this to catch everything dockernb raises
     ├── NotFound            (404)      NoSuchContainer, NoSuchImage, NoSuchObject, NoSuchNetwork,
-    │                                  NoSuchVolume, NoSuchExec, ManifestUnknown, NoMatchingPlatform
+    │                                  NoSuchVolume, NoSuchExec, ManifestUnknown, NoMatchingPlatform,
+    │                                  NoSuchNetworkDriver
     ├── InvalidArgument     (400)      InvalidReference, InvalidPortSpec, InvalidMountSpec,
     │                                  InvalidFilter, InvalidConfig, DockerfileParseError, DockerfileInvalid,
     │                                  BuildContextError, BuildTargetNotFound, SubstitutionError,
-    │                                  CopySourceNotFound, InvalidChange, InvalidRequest, InvalidPlatform
-    ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated
+    │                                  CopySourceNotFound, InvalidChange, InvalidRequest, InvalidPlatform,
+    │                                  InvalidNetworkMode
+    ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated,
+    │                                  NetworkExists, NotConnected
     ├── Unauthorized        (401)      RegistryAuthRequired
-    ├── Forbidden           (403)
-    ├── Unavailable         (503)      ProbeFailed (carries the probe that failed), CredentialHelperFailed
+    ├── Forbidden           (403)      NetworkInUse, NetworkPredefined, EndpointExists, PortNotAllowed,
+    │                                  SubnetUnavailable
+    ├── Unavailable         (503)      ProbeFailed (carries the probe that failed), CredentialHelperFailed,
+    │                                  AddressExhausted
     ├── NotSupported        (501)
     ├── RuntimeFailure      (500)      ContainerStartFailed <- CommandNotFound (127),
     │                                  CommandNotExecutable (126); BuildError
@@ -28,6 +33,7 @@ Callers test the class, never the message. Wrap with ``raise X(...) from err``.
 from __future__ import annotations
 
 __all__ = [
+    "AddressExhausted",
     "AmbiguousPrefix",
     "BuildContextError",
     "BuildError",
@@ -43,6 +49,7 @@ __all__ = [
     "DockerfileInvalid",
     "DockerfileParseError",
     "DockernbError",
+    "EndpointExists",
     "Forbidden",
     "ImageInUse",
     "IngestLocked",
@@ -55,6 +62,7 @@ __all__ = [
     "InvalidLayer",
     "InvalidManifest",
     "InvalidMountSpec",
+    "InvalidNetworkMode",
     "InvalidPlatform",
     "InvalidPortSpec",
     "InvalidReference",
@@ -62,6 +70,9 @@ __all__ = [
     "LogReadingUnsupported",
     "ManifestUnknown",
     "NameInUse",
+    "NetworkExists",
+    "NetworkInUse",
+    "NetworkPredefined",
     "NoMatchingPlatform",
     "NoSpaceLeft",
     "NoSuchContainer",
@@ -69,12 +80,15 @@ __all__ = [
     "NoSuchExec",
     "NoSuchImage",
     "NoSuchNetwork",
+    "NoSuchNetworkDriver",
     "NoSuchObject",
     "NoSuchSnapshot",
     "NoSuchVolume",
+    "NotConnected",
     "NotFound",
     "NotSupported",
     "PortAllocated",
+    "PortNotAllowed",
     "ProbeFailed",
     "RegistryAuthRequired",
     "RegistryError",
@@ -82,6 +96,7 @@ __all__ = [
     "RuntimeFailure",
     "SnapshotConflict",
     "SnapshotExists",
+    "SubnetUnavailable",
     "SubstitutionError",
     "Unauthorized",
     "Unavailable",
@@ -208,6 +223,14 @@ class NoSuchExec(NotFound):
         self.exec_id = exec_id
 
 
+class NoSuchNetworkDriver(NotFound):
+    """`network create -d x` with a driver dockernb does not have (docker asks its plugins)."""
+
+    def __init__(self, driver: str) -> None:
+        super().__init__(f'plugin "{driver}" not found')
+        self.driver = driver
+
+
 class ManifestUnknown(NotFound):
     """The registry has no manifest for this reference (docker's wording)."""
 
@@ -254,6 +277,10 @@ class InvalidPortSpec(InvalidArgument):
 
 class InvalidMountSpec(InvalidArgument):
     pass
+
+
+class InvalidNetworkMode(InvalidArgument):
+    """A network mode or option combination docker refuses (``conflicting options: ...``)."""
 
 
 class InvalidFilter(InvalidArgument):
@@ -369,7 +396,50 @@ class ImageInUse(Conflict):
 
 
 class PortAllocated(Conflict):
-    pass
+    """A host port is taken: by a container (docker's ``port is already allocated``) or another program."""
+
+
+class NetworkExists(Conflict):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"network with name {name} already exists")
+        self.name = name
+
+
+class NotConnected(Conflict):
+    def __init__(self, container: str, network: str = "") -> None:
+        super().__init__(f"container {container} is not connected to network {network}")
+        self.container = container
+        self.network = network
+
+
+class NetworkInUse(Forbidden):
+    def __init__(self, name: str, network_id: str = "") -> None:
+        super().__init__(
+            f"error while removing network: network {name} id {network_id} has active endpoints"
+        )
+        self.name = name
+        self.network_id = network_id
+
+
+class NetworkPredefined(Forbidden):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is a pre-defined network and cannot be removed")
+        self.name = name
+
+
+class EndpointExists(Forbidden):
+    def __init__(self, name: str, network: str = "") -> None:
+        super().__init__(f"endpoint with name {name} already exists in network {network}")
+        self.name = name
+        self.network = network
+
+
+class PortNotAllowed(Forbidden):
+    """This user may not bind the host port (rootless below ``net.ipv4.ip_unprivileged_port_start``)."""
+
+
+class SubnetUnavailable(Forbidden):
+    """The requested or default subnet overlaps another network, or none is left in the pools."""
 
 
 # --- auth, availability -----------------------------------------------------------
@@ -396,6 +466,12 @@ class ProbeFailed(Unavailable):
         super().__init__(text)
         self.probe = probe
         self.hint = hint
+
+
+class AddressExhausted(Unavailable):
+    def __init__(self, network: str) -> None:
+        super().__init__(f"no available IPv4 addresses on this network's address pools: {network}")
+        self.network = network
 
 
 # --- registry ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 from dockernb._version import API_VERSION, DOCKER_COMPAT, MIN_API_VERSION, __version__
 from dockernb.config import Config
 from dockernb.linux import probe
+from dockernb.network.probe import network_probes
 
 __all__ = ["Feature", "SystemInfo", "SystemService", "VersionInfo"]
 
@@ -120,6 +121,7 @@ class SystemService:
         """Like `docker info`, plus the probes behind each isolation feature."""
         results = probe.run_all()
         by_name = {p.name: p for p in results}
+        results += network_probes(self._config)
         driver, reason = self.storage_driver(by_name)
         layout = probe.cgroup_layout()
         return SystemInfo(
