@@ -254,11 +254,19 @@ def _remount_bind(sys: Syscalls, target: str, flags: int) -> None:
         sys.mount(None, target, None, want | _locked_flags(target), None)
 
 
-def _bind(sys: Syscalls, source: str, target: str, opts: MountOptions) -> None:
-    sys.mount(source, target, None, sc.MS_BIND | (opts.flags & sc.MS_REC), None)
-    extra = opts.flags & ~(sc.MS_BIND | sc.MS_REC)
-    if extra:
-        _remount_bind(sys, target, opts.flags)
+def _bind(sys: Syscalls, source: str, root_fd: int, dest: str, create: str, opts: MountOptions) -> None:
+    """Bind ``source`` on ``dest`` inside the root, then apply flags and propagation to the new mount.
+
+    The remount and the propagation change go through a fresh open of ``dest``: an fd opened
+    before the bind still names the directory underneath it, not the new mount.
+    """
+    with _Target(root_fd, dest, create) as t:
+        sys.mount(source, t.path, None, sc.MS_BIND | (opts.flags & sc.MS_REC), None)
+    if opts.flags & ~(sc.MS_BIND | sc.MS_REC) or opts.propagation:
+        with _Target(root_fd, dest, "") as t:
+            if opts.flags & ~(sc.MS_BIND | sc.MS_REC):
+                _remount_bind(sys, t.path, opts.flags)
+            _propagate(sys, t.path, opts)
 
 
 def _mount_one(sys: Syscalls, plan: RootfsPlan, root_fd: int, m: Mount) -> None:
@@ -268,32 +276,30 @@ def _mount_one(sys: Syscalls, plan: RootfsPlan, root_fd: int, m: Mount) -> None:
         _mount_cgroup(sys, plan, root_fd, m, opts)
         return
     if opts.bind or kind == "bind":
-        source = m.source
-        create = "dir" if os.path.isdir(source) else "file"
-        with _Target(root_fd, m.target, create) as t:
-            _bind(sys, source, t.path, opts)
-            _propagate(sys, t.path, opts)
+        _bind(sys, m.source, root_fd, m.target, "dir" if os.path.isdir(m.source) else "file", opts)
         return
-    # the pseudo filesystems must land on plain directories, never through a symlink
-    must_be_plain = m.target in ("/proc", "/sys")
     with _Target(root_fd, m.target, "dir") as t:
-        if must_be_plain:
+        if m.target in ("/proc", "/sys"):
+            # the pseudo filesystems must land on plain directories, never through a symlink
             real = os.readlink(t.path)
             if real != os.path.join(plan.rootfs, m.target.lstrip("/")):
                 raise OSError(errno.ELOOP, f"mount destination {m.target} is a symlink in the image ({real})")
+        data = opts.data or None
         try:
-            if kind == "tmpfs" and opts.flags & sc.MS_RDONLY:
-                # mounted writable, then made read-only (a ro tmpfs could not be filled otherwise)
-                sys.mount(m.source or "tmpfs", t.path, kind, opts.flags & ~sc.MS_RDONLY, opts.data or None)
-                sys.mount(None, t.path, None, opts.flags | sc.MS_REMOUNT, opts.data or None)
-            else:
-                sys.mount(m.source or kind, t.path, kind, opts.flags, opts.data or None)
+            # a read-only tmpfs is mounted writable, then made read-only (as runc does)
+            first = opts.flags & ~sc.MS_RDONLY if kind == "tmpfs" else opts.flags
+            sys.mount(m.source or kind, t.path, kind, first, data)
         except PermissionError:
             if kind != "sysfs":
                 raise
             # sysfs needs a network namespace of our own user namespace: show the host's, read-only
-            _bind(sys, "/sys", t.path, MountOptions(opts.flags | sc.MS_BIND | sc.MS_REC, (), ""))
-        _propagate(sys, t.path, opts)
+            _bind(sys, "/sys", root_fd, m.target, "dir", MountOptions(opts.flags | sc.MS_BIND | sc.MS_REC, (), ""))
+            return
+    if (kind == "tmpfs" and opts.flags & sc.MS_RDONLY) or opts.propagation:
+        with _Target(root_fd, m.target, "") as t:
+            if kind == "tmpfs" and opts.flags & sc.MS_RDONLY:
+                sys.mount(None, t.path, None, opts.flags | sc.MS_REMOUNT, data)
+            _propagate(sys, t.path, opts)
 
 
 def _propagate(sys: Syscalls, target: str, opts: MountOptions) -> None:
@@ -303,18 +309,22 @@ def _propagate(sys: Syscalls, target: str, opts: MountOptions) -> None:
 
 def _mount_cgroup(sys: Syscalls, plan: RootfsPlan, root_fd: int, m: Mount, opts: MountOptions) -> None:
     ro = opts.flags & sc.MS_RDONLY
+    binding = MountOptions(sc.MS_BIND | sc.MS_REC | _DEFAULT_FLAGS | ro, (), "")
     if plan.cgroups_v1:
         with _Target(root_fd, m.target, "dir") as t:
             sys.mount("tmpfs", t.path, "tmpfs", _DEFAULT_FLAGS, "mode=755")
-            _propagate(sys, t.path, opts)
+        if opts.propagation:
+            with _Target(root_fd, m.target, "") as t:
+                _propagate(sys, t.path, opts)
         for cg in plan.cgroups_v1:
-            with _Target(root_fd, os.path.join(m.target, cg.name), "dir") as t:
-                if plan.cgroupns and not plan.userns:
+            dest = os.path.join(m.target, cg.name)
+            if plan.cgroupns and not plan.userns:
+                with _Target(root_fd, dest, "dir") as t:
                     source = "systemd" if cg.data == "name=systemd" else "cgroup"
                     sys.mount(source, t.path, "cgroup", _DEFAULT_FLAGS | ro, cg.data)
-                else:
-                    # cgroup v1 cannot be mounted inside a user namespace: show the host directory
-                    _bind(sys, cg.host_dir, t.path, MountOptions(sc.MS_BIND | sc.MS_REC | _DEFAULT_FLAGS | ro, (), ""))
+            else:
+                # cgroup v1 cannot be mounted inside a user namespace: show the host directory
+                _bind(sys, cg.host_dir, root_fd, dest, "dir", binding)
         for cg in plan.cgroups_v1:
             if "," in cg.name:
                 for part in cg.name.split(","):
@@ -323,11 +333,11 @@ def _mount_cgroup(sys: Syscalls, plan: RootfsPlan, root_fd: int, m: Mount, opts:
                     except FileExistsError:
                         pass
         return
-    with _Target(root_fd, m.target, "dir") as t:
-        if plan.cgroupns:
+    if plan.cgroupns:
+        with _Target(root_fd, m.target, "dir") as t:
             sys.mount("cgroup2", t.path, "cgroup2", opts.flags | _DEFAULT_FLAGS, None)
-        elif plan.cgroup_v2_dir:
-            _bind(sys, plan.cgroup_v2_dir, t.path, MountOptions(sc.MS_BIND | sc.MS_REC | _DEFAULT_FLAGS | ro, (), ""))
+    elif plan.cgroup_v2_dir:
+        _bind(sys, plan.cgroup_v2_dir, root_fd, m.target, "dir", binding)
 
 
 def mount_all(sys: Syscalls, plan: RootfsPlan) -> None:

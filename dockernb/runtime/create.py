@@ -42,7 +42,7 @@ from dockernb.linux import cgroups as cg
 from dockernb.linux import ns, seccomp
 from dockernb.linux import syscalls as sc
 from dockernb.linux.rootfs import CgroupMount, RootfsPlan
-from dockernb.runtime import annotations as ann
+from dockernb.runtime import keys as ann
 from dockernb.runtime import state as st
 from dockernb.runtime.init import InitPlan, ProcessPlan, init_main
 from dockernb.runtime.messages import Channel, Msg
@@ -108,7 +108,7 @@ def load_spec(bundle: Path) -> Spec:
     return spec_from_json(data)
 
 
-_RLIMITS = {
+RLIMITS = {
     "RLIMIT_" + name: getattr(resource, "RLIMIT_" + name)
     for name in str.split(
         "AS CORE CPU DATA FSIZE LOCKS MEMLOCK MSGQUEUE NICE NOFILE NPROC RSS RTPRIO RTTIME SIGPENDING STACK"
@@ -168,9 +168,9 @@ def _plan(
     p = spec.process
     rlimits = []
     for r in p.rlimits:
-        if r.type not in _RLIMITS:
+        if r.type not in RLIMITS:
             raise InvalidConfig(f"config.json: unknown rlimit type {r.type}")
-        rlimits.append((_RLIMITS[r.type], r.soft, r.hard, r.type))
+        rlimits.append((RLIMITS[r.type], r.soft, r.hard, r.type))
     bpf = None
     if lx.seccomp is not None:
         try:

@@ -1,4 +1,4 @@
-"""Annotations dockernb's bundles carry for its own runtime (runc ignores them) (L4).
+"""Annotation keys dockernb's bundles carry for its own runtime (runc ignores them) (L4).
 
 They hold what docker's daemon resolves on its side but a bundle cannot express in numbers when
 the rootfs is not readable yet (a snapshot mounted only inside the container's mount namespace):
