@@ -318,13 +318,17 @@ def _mount_cgroup(sys: Syscalls, plan: RootfsPlan, root_fd: int, m: Mount, opts:
                 _propagate(sys, t.path, opts)
         for cg in plan.cgroups_v1:
             dest = os.path.join(m.target, cg.name)
-            if plan.cgroupns and not plan.userns:
+            if plan.cgroupns:
                 with _Target(root_fd, dest, "dir") as t:
                     source = "systemd" if cg.data == "name=systemd" else "cgroup"
-                    sys.mount(source, t.path, "cgroup", _DEFAULT_FLAGS | ro, cg.data)
-            else:
-                # cgroup v1 cannot be mounted inside a user namespace: show the host directory
-                _bind(sys, cg.host_dir, root_fd, dest, "dir", binding)
+                    try:
+                        sys.mount(source, t.path, "cgroup", _DEFAULT_FLAGS | ro, cg.data)
+                        continue
+                    except PermissionError:
+                        if not plan.userns:
+                            raise
+            # no cgroup namespace, or a user namespace the kernel refuses a v1 mount in: the host dir
+            _bind(sys, cg.host_dir, root_fd, dest, "dir", binding)
         for cg in plan.cgroups_v1:
             if "," in cg.name:
                 for part in cg.name.split(","):

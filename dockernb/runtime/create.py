@@ -49,7 +49,7 @@ from dockernb.runtime.messages import Channel, Msg
 from dockernb.spec.mount import Mount
 from dockernb.spec.runtime import Spec, spec_from_json, spec_to_json
 
-__all__ = ["Created", "Stdio", "create", "load_spec", "start_error"]
+__all__ = ["Created", "Stdio", "create", "load_config", "load_spec", "start_error"]
 
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 CREATE_PREFIX = (
@@ -96,9 +96,13 @@ def start_error(kind: str, message: str, *, prefix: str = CREATE_PREFIX) -> Cont
 
 def load_spec(bundle: Path) -> Spec:
     """The bundle's config.json; raises InvalidConfig when it is missing or malformed."""
+    return load_config(bundle / "config.json")
+
+
+def load_config(path: Path) -> Spec:
+    """A config.json file; raises InvalidConfig when it is missing or malformed."""
     import json
 
-    path = bundle / "config.json"
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -328,6 +332,7 @@ def create(
     """
     if not container_id or not set(container_id) <= _ID_CHARS or container_id in (".", ".."):
         raise InvalidArgument(f"invalid container id format: {container_id!r}")
+    from_bundle = spec is None
     if spec is None:
         if bundle is None:
             raise InvalidArgument("create needs a bundle directory or a spec")
@@ -418,10 +423,12 @@ def create(
         start_time = st.process_start_time(pid)
         if start_time is None:
             raise start_error("setup", "container init exited unexpectedly")
-        stored_bundle = str(bundle) if bundle is not None else str(state_dir)
-        if bundle is None:
+        if from_bundle and bundle is not None:
+            config_path = str(bundle / "config.json")
+        else:
             from dockernb.store.atomic import write_json
 
+            config_path = str(state_dir / "config.json")
             write_json(state_dir / "config.json", spec_to_json(spec), sync=False)
         st.save(
             state_dir,
@@ -429,7 +436,8 @@ def create(
                 id=container_id,
                 pid=pid,
                 pid_start=start_time,
-                bundle=stored_bundle,
+                bundle=str(bundle) if bundle is not None else str(state_dir),
+                config=config_path,
                 status="created",
                 created=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
                 rootless=os.geteuid() != 0,

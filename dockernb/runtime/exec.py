@@ -25,7 +25,7 @@ from dockernb.linux import syscalls as sc
 from dockernb.runtime import console
 from dockernb.runtime import keys as ann
 from dockernb.runtime import state as st
-from dockernb.runtime.create import EXEC_PREFIX, RLIMITS, Stdio, load_spec, reap, spawn, start_error
+from dockernb.runtime.create import EXEC_PREFIX, RLIMITS, Stdio, load_config, reap, spawn, start_error
 from dockernb.runtime.init import (
     InitError,
     ProcessPlan,
@@ -53,7 +53,7 @@ class Exec:
 
 
 def _container_spec(s: st.State) -> Spec:
-    return load_spec(Path(s.bundle))
+    return load_config(Path(s.config))
 
 
 def _merge_env(base: Sequence[str], extra: Sequence[str]) -> tuple[str, ...]:

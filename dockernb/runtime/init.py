@@ -148,21 +148,18 @@ def resolve_process_user(proc: ProcessPlan) -> ExecUser:
 
 
 def _setup_stdio(stdio: tuple[int | None, int | None, int | None]) -> None:
-    # move the given fds out of the way first: stdout may be fd 0 of the caller, and so on
-    moved: list[int | None] = []
-    for fd in stdio:
-        moved.append(None if fd is None else os.dup(fd))
-    null = None
+    # copy the given fds above 2 first: stdout may be the caller's fd 0, and so on
+    import fcntl
+
+    moved = [None if fd is None else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC) if None in moved else None
+    if null is not None and null < 3:
+        low, null = null, fcntl.fcntl(null, fcntl.F_DUPFD_CLOEXEC, 3)
+        os.close(low)
     for target, fd in enumerate(moved):
-        if fd is None:
-            if null is None:
-                null = os.open("/dev/null", os.O_RDWR)
-            os.dup2(null, target)
-        else:
-            os.dup2(fd, target)
-            os.close(fd)
-    if null is not None and null > 2:
-        os.close(null)
+        os.dup2(null if fd is None else fd, target)  # type: ignore[arg-type]
+    for fd in {*moved, null} - {None}:
+        os.close(fd)  # type: ignore[arg-type]
 
 
 def _fix_stdio_owner(uid: int, gid: int) -> None:
@@ -209,6 +206,13 @@ def _reset_signals() -> None:
 def apply_rlimits(limits: list[tuple[int, int, int, str]]) -> None:
     import resource
 
+    if not any(number == resource.RLIMIT_NOFILE for number, *_ in limits):
+        # what runc's children get (Go raises its soft NOFILE limit to the hard one at start-up)
+        _soft, hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard_nofile, hard_nofile))
+        except (OSError, ValueError):
+            pass
     for number, soft, hard, _name in limits:
         try:
             resource.setrlimit(number, (soft, hard))

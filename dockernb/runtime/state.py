@@ -33,6 +33,7 @@ class State:
     pid: int
     pid_start: int
     bundle: str
+    config: str  # the config.json the container was created from
     status: str  # "created" | "running" (as recorded)
     created: str  # RFC 3339, UTC
     rootless: bool
