@@ -67,7 +67,8 @@ verb, in any order the status allows, and a verb refreshes the status from the k
     container (every process) first. There are no host-side mounts to clean up.
 
 ``state(state_dir)`` → :class:`OciState` (created/running/paused/stopped, pid, bundle...);
-``pids(state_dir)`` → host pids of all the container's processes.
+``pids(state_dir)`` → host pids of all the container's processes; ``oom_killed(state_dir)`` →
+whether the OOM killer struck (read it before ``delete``); ``stats(state_dir)`` → cgroup counters.
 
 ``bundle.build_spec(intent, rootfs=...)`` turns a :class:`~dockernb.runtime.bundle.ContainerIntent`
 (docker's run flags + the image's config) into the OCI spec (docker's defaults: capabilities,
@@ -80,7 +81,21 @@ Processes get readable titles: ``dockernb-init <short_id>``, ``dockernb-exec <sh
 from __future__ import annotations
 
 from dockernb.runtime.console import resize
-from dockernb.runtime.control import OciState, delete, kill, pause, pids, resume, run, start, state, stop, wait
+from dockernb.runtime.control import (
+    OciState,
+    delete,
+    kill,
+    oom_killed,
+    pause,
+    pids,
+    resume,
+    run,
+    start,
+    state,
+    stats,
+    stop,
+    wait,
+)
 from dockernb.runtime.create import Created, Stdio, create
 from dockernb.runtime.exec import Exec, exec_process
 
@@ -93,6 +108,7 @@ __all__ = [
     "delete",
     "exec_process",
     "kill",
+    "oom_killed",
     "pause",
     "pids",
     "resize",
@@ -100,6 +116,7 @@ __all__ = [
     "run",
     "start",
     "state",
+    "stats",
     "stop",
     "wait",
 ]

@@ -339,8 +339,9 @@ def _user(intent: ContainerIntent, rootfs: str | None) -> tuple[User, dict[str, 
     passwd = _read_in_root(rootfs, "/etc/passwd")
     group = _read_in_root(rootfs, "/etc/group")
     found = resolve_user(spec_user or "", passwd, group)
-    gids = found.sgids + additional_gids(intent.group_add, group)
-    return User(uid=found.uid, gid=found.gid, additional_gids=gids), extra
+    # docker >= 20.10.18 lists the primary group too (CVE-2022-36109): `id` shows groups=<gid>
+    gids = (found.gid, *found.sgids, *additional_gids(intent.group_add, group))
+    return User(uid=found.uid, gid=found.gid, additional_gids=tuple(dict.fromkeys(gids))), extra
 
 
 def _rootless_maps(rootless: bool) -> tuple[tuple[IDMapping, ...], tuple[IDMapping, ...]]:
@@ -370,6 +371,10 @@ def build_spec(intent: ContainerIntent, *, rootfs: str | Path | None = None, roo
         intent.env,
     )
     user, annotations = _user(intent, str(rootfs) if rootfs is not None else None)
+    if rootless and user.additional_gids:
+        # runc refuses additionalGids without root; dockernb's init reads them from here
+        annotations[ann.ADDITIONAL_GIDS] = ",".join(str(g) for g in user.additional_gids)
+        user = User(uid=user.uid, gid=user.gid)
     cap_list = capmod.tweak(
         capmod.DOCKER_DEFAULT, intent.cap_add, intent.cap_drop, privileged=intent.privileged
     )

@@ -29,12 +29,14 @@ __all__ = [
     "OciState",
     "delete",
     "kill",
+    "oom_killed",
     "pause",
     "pids",
     "resume",
     "run",
     "start",
     "state",
+    "stats",
     "stop",
     "wait",
 ]
@@ -109,6 +111,16 @@ def start(state_dir: Path) -> None:
 def wait(pid: int) -> int | None:
     """Reap ``pid`` (the caller's child) and return its exit code, 128+N when killed by signal N."""
     return reap(pid)
+
+
+def oom_killed(state_dir: Path) -> bool:
+    """Whether the kernel's OOM killer killed a process of the container (read before delete)."""
+    return _manager(st.load(state_dir)).oom_killed()
+
+
+def stats(state_dir: Path) -> cg.CgroupStats:
+    """Memory, CPU and pids counters of the container's cgroups (empty without cgroups)."""
+    return _manager(st.load(state_dir)).stats()
 
 
 def pids(state_dir: Path) -> list[int]:

@@ -124,6 +124,7 @@ def exec_process(
         title=f"dockernb-exec {s.id[:12]}",
         user_spec=user_spec,
         group_add=tuple(g for g in spec.annotations.get(ann.GROUP_ADD, "").split(",") if g),
+        additional_gids=tuple(g for g in spec.annotations.get(ann.ADDITIONAL_GIDS, "").split(",") if g),
         seccomp_bpf=bpf,
         rlimits=[(RLIMITS[r.type], r.soft, r.hard, r.type) for r in process.rlimits if r.type in RLIMITS],
         stdio=(stdio or Stdio()).fds(),

@@ -56,6 +56,8 @@ class ProcessPlan:
     user_spec: str | None = None
     #: ``--group-add`` names or numbers, resolved against the container's /etc/group
     group_add: tuple[str, ...] = ()
+    #: supplementary gids a rootless bundle carries in an annotation (see runtime.keys)
+    additional_gids: tuple[str, ...] = ()
     seccomp_bpf: bytes | None = None
     #: rlimits as (resource number, soft, hard, OCI type name)
     rlimits: list[tuple[int, int, int, str]] = field(default_factory=list)
@@ -72,6 +74,7 @@ class InitPlan:
     rootfs: rootfs.RootfsPlan
     hostname: str = ""
     set_hostname: bool = False
+    new_userns: bool = False
     cgroupns: bool = False
     loopback_up: bool = False
     oom_score_adj: int | None = None
@@ -135,14 +138,16 @@ def resolve_process_user(proc: ProcessPlan) -> ExecUser:
         extra = additional_gids(proc.group_add, group) if proc.group_add else ()
         if proc.user_spec is not None:
             found = resolve_user(proc.user_spec, passwd, group)
-            return ExecUser(found.uid, found.gid, found.sgids + extra, found.home, found.name)
+            gids = tuple(dict.fromkeys((found.gid, *found.sgids, *extra)))  # docker lists the primary gid too
+            return ExecUser(found.uid, found.gid, gids, found.home, found.name)
         u = proc.process.user
+        listed = tuple(u.additional_gids) + tuple(int(g) for g in proc.additional_gids)
         home = "/"
         try:
             home = resolve_user(str(u.uid), passwd, None).home
         except InvalidArgument:
             pass
-        return ExecUser(u.uid, u.gid, tuple(u.additional_gids) + extra, home)
+        return ExecUser(u.uid, u.gid, listed + extra, home)
     except InvalidArgument as err:
         raise InitError("user", str(err)) from err
 
@@ -365,6 +370,15 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
     kind, _, _ = chan.recv()
     if kind is not Msg.GO:
         os._exit(1)  # the parent went away before we were set up
+    if plan.new_userns:
+        # still the caller's host ids, which a remapping user namespace does not map: become
+        # the namespace's root, whose host ids the maps name (and drop the caller's groups)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+        try:
+            os.setgroups([])
+        except PermissionError:
+            pass  # setgroups is denied with a single-id map
     if plan.cgroupns:
         sys.unshare(sc.CLONE_NEWCGROUP)
     os.setsid()

@@ -7,7 +7,7 @@ the init resolves them after pivot_root, from the container's own files.
 
 from __future__ import annotations
 
-__all__ = ["LOOPBACK", "USER", "GROUP_ADD"]
+__all__ = ["ADDITIONAL_GIDS", "GROUP_ADD", "LOOPBACK", "USER"]
 
 #: a docker ``-u`` spec ("name", "uid:gid"...) to resolve against the container's /etc/passwd
 USER = "org.dockernb.user"
@@ -15,3 +15,6 @@ USER = "org.dockernb.user"
 GROUP_ADD = "org.dockernb.group-add"
 #: "up": bring the loopback interface of a new network namespace up (docker's ``--network none``)
 LOOPBACK = "org.dockernb.loopback"
+#: comma-separated supplementary gids for a rootless bundle: runc refuses additionalGids when not
+#: root (it cannot setgroups), dockernb can wherever a subordinate gid map allows setgroups
+ADDITIONAL_GIDS = "org.dockernb.additional-gids"
