@@ -59,7 +59,10 @@ def attach_slave(slave: str, *, uid: int, gid: int, size: tuple[int, int] | None
         if size and size[0] and size[1]:
             resize(fd, size[0], size[1])
         for target in (0, 1, 2):
-            os.dup2(fd, target)
+            if fd != target:
+                os.dup2(fd, target)
+            # os.open made it close-on-exec, and dup2 onto itself would not clear that
+            os.set_inheritable(target, True)
     finally:
         if fd > 2:
             os.close(fd)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dockernb.errors import ContainerStateConflict, NoSuchContainer
 from dockernb.linux import cgroups as cg
-from dockernb.runtime import state as st
+from dockernb.runtime import record as st
 from dockernb.runtime.create import Created, Stdio, connect_init, create, reap, start_error
 from dockernb.runtime.messages import Channel, Msg
 from dockernb.spec.mount import Mount

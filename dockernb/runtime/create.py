@@ -43,7 +43,7 @@ from dockernb.linux import ns, seccomp
 from dockernb.linux import syscalls as sc
 from dockernb.linux.rootfs import CgroupMount, RootfsPlan
 from dockernb.runtime import keys as ann
-from dockernb.runtime import state as st
+from dockernb.runtime import record as st
 from dockernb.runtime.init import InitPlan, ProcessPlan, init_main
 from dockernb.runtime.messages import Channel, Msg
 from dockernb.spec.mount import Mount

@@ -24,7 +24,7 @@ from dockernb.linux import ns, seccomp
 from dockernb.linux import syscalls as sc
 from dockernb.runtime import console
 from dockernb.runtime import keys as ann
-from dockernb.runtime import state as st
+from dockernb.runtime import record as st
 from dockernb.runtime.create import EXEC_PREFIX, RLIMITS, Stdio, load_config, reap, spawn, start_error
 from dockernb.runtime.init import (
     InitError,

@@ -239,7 +239,7 @@ def test_user_by_name_gets_home_and_groups(box: Box) -> None:
 def test_spec_resources_never_at_cgroup_root(box: Box) -> None:
     """The container's cgroups sit under the caller's own (its ``dockernb/<id>``), never at a root."""
     state, created = box.start("sleep", "30")
-    from dockernb.runtime.state import load
+    from dockernb.runtime.record import load
 
     s = load(state)
     for ctl, path in s.cgroup_paths.items():
