@@ -182,10 +182,13 @@ def open_in_root(root_fd: int, path: str, *, create: str = "", mode: int = 0o755
                     else:
                         os.mkdir(name, mode, dir_fd=dirfd)
                 except FileExistsError:
-                    pass  # a dangling symlink: opening it again resolves inside the root or fails
+                    pass  # a symlink: opening it again resolves inside the root
                 finally:
                     os.close(dirfd)
-                fd = sc.openat2(root_fd, sub, os.O_PATH, _RESOLVE)
+                try:
+                    fd = sc.openat2(root_fd, sub, os.O_PATH, _RESOLVE)
+                except FileNotFoundError as err:
+                    raise OSError(errno.ENOENT, f"{'/' + sub}: a symlink in the image points nowhere") from err
             os.close(parent)
             parent = fd
         return os.dup(parent)
