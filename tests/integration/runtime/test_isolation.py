@@ -16,7 +16,7 @@ import pytest
 
 from dockernb.linux import caps
 from dockernb.spec.mount import Mount
-from dockernb.spec.runtime import IDMapping, Linux
+from dockernb.spec.runtime import IDMapping
 from tests.integration.runtime.conftest import ROOTLESS, Box
 
 pytestmark = pytest.mark.rootless
@@ -256,5 +256,3 @@ def test_linux_defaults_do_not_leak_fds(box: Box) -> None:
     finally:
         os.close(secret)
 
-
-_ = Linux
