@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from dockernb.runtime.init import (
     resolve_process_user,
 )
 from dockernb.runtime.messages import Channel, Msg
-from dockernb.spec.runtime import Capabilities, Process, Spec
+from dockernb.spec.runtime import Capabilities, Spec
 
 __all__ = ["Exec", "exec_process"]
 
@@ -253,10 +253,3 @@ def _send(chan: Channel, kind: str, message: str) -> None:
     except OSError:
         pass
 
-
-def env_list(env: Mapping[str, str]) -> list[str]:
-    return [f"{k}={v}" for k, v in env.items()]
-
-
-# keep Process importable from here for callers building exec processes by hand
-_ = Process

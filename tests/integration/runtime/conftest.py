@@ -74,6 +74,24 @@ def busybox_lower(probe_binary: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def dash_lower() -> Iterator[Path]:
+    """A root with only Debian's dash and the libc it needs (from the kit's debian tarball)."""
+    base = Path(tempfile.mkdtemp(prefix="dockernb-test-dash-", dir="/var/tmp"))
+    os.chmod(base, 0o755)
+    try:
+        members = ["./usr/bin/dash", "./usr/lib/x86_64-linux-gnu/libc.so.6",
+                   "./usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "./usr/lib64/ld-linux-x86-64.so.2",
+                   "./bin", "./lib", "./lib64"]
+        subprocess.run(["tar", "-xf", str(_kit_tar("debian")), "-C", str(base), *members], check=True,
+                       stderr=subprocess.DEVNULL if ROOTLESS else None)
+        for d in ("proc", "dev", "sys", "etc", "tmp"):
+            (base / d).mkdir(exist_ok=True)
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def host_pidns() -> str:
     return str(os.stat("/proc/self/ns/pid").st_ino)
 

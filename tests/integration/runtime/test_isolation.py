@@ -256,3 +256,19 @@ def test_linux_defaults_do_not_leak_fds(box: Box) -> None:
     finally:
         os.close(secret)
 
+
+
+def test_user_mounts_bind_and_tmpfs(box: Box, root_dir: Path) -> None:
+    data = root_dir / "data"
+    data.mkdir()
+    res = box.run(
+        "sh", "-c", "echo hi > /data/f; echo rc=$?; echo no > /scratch/f; echo rc=$?; grep -E ' /(data|scratch) ' "
+        "/proc/mounts",
+        mounts=(Mount(type="bind", source=str(data), target="/data", options=("rbind", "rw", "rprivate")),
+                Mount(type="tmpfs", source="tmpfs", target="/scratch", options=("ro", "size=1m", "mode=1777"))),
+    )
+    lines = res.out.splitlines()
+    assert lines[0] == "rc=0" and lines[1] != "rc=0"
+    assert (data / "f").read_text() == "hi\n"  # the bind is the host directory itself
+    scratch = next(line for line in lines if " /scratch " in line)
+    assert scratch.split()[3].startswith("ro,") and "size=1024k" in scratch

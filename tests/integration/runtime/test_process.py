@@ -122,6 +122,28 @@ def test_tty_interactive_shell(box: Box) -> None:
         os.close(master)
 
 
+def test_interactive_dash_exit_3_in_a_tty(root_dir: Path, dash_lower: Path) -> None:
+    """The issue's dash bug: with the caller's terminal passed into a new pid namespace, an
+    interactive dash reports 2 for `exit 3`; with a pty of its own it exits 3."""
+    box = Box(root_dir / "dash", dash_lower)
+    try:
+        state, created = box.start("dash", "-i", tty=True)
+        master = created.pty_master
+        assert master is not None
+        try:
+            os.write(master, b"exit 3\n")
+            with tempfile.TemporaryFile() as out:
+                _drain(master, out.fileno())
+                out.seek(0)
+                transcript = out.read()
+            assert b"job control turned off" not in transcript and b"can't access tty" not in transcript
+            assert _wait(created.pid, 5) == 3
+        finally:
+            os.close(master)
+    finally:
+        box.cleanup()
+
+
 def test_missing_command_is_dockers_127(box: Box) -> None:
     with pytest.raises(CommandNotFound) as err:
         box.run("no-such-cmd")

@@ -131,3 +131,18 @@ def test_resource_validation_is_dockers(box: Box) -> None:
         box.spec(cmd=("true",), cpus=99.0)
     if os.cpu_count() == 2:
         assert str(err.value) == _daemon_message("run-cpus-too-many")
+
+
+@pytest.mark.rootless
+def test_pause_or_say_why(box: Box) -> None:
+    state, created = box.start("sleep", "30")
+    if available("cgroup-delegation"):
+        rt.pause(state)
+        assert rt.state(state).status == "paused"
+        rt.resume(state)
+    else:
+        from dockernb.errors import ContainerStateConflict
+
+        with pytest.raises(ContainerStateConflict, match="no writable freezer cgroup for this user"):
+            rt.pause(state)
+    assert rt.state(state).status == "running"
