@@ -20,6 +20,7 @@ import json
 import os
 import platform
 from collections.abc import Iterable
+from pathlib import Path
 
 from dockernb.spec.runtime import SeccompArg, SeccompProfile, SeccompRule, seccomp_to_json
 
@@ -158,12 +159,38 @@ def default_profile(capabilities: Iterable[str], arch: str | None = None) -> Sec
 _CACHE: dict[str, bytes] = {}
 
 
+_FORMAT = "1"
+
+
 def _profile_key(profile: SeccompProfile) -> str:
-    return hashlib.sha256(json.dumps(seccomp_to_json(profile), sort_keys=True).encode()).hexdigest()
+    # the compiled bytes depend on libseccomp's build and the machine, not only on the profile
+    ident = [_FORMAT, platform.machine(), _libseccomp_identity()]
+    text = json.dumps([ident, seccomp_to_json(profile)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def compile_bpf(profile: SeccompProfile) -> bytes:
-    """The classic-BPF program (``struct sock_filter`` array) for ``profile``, cached per process.
+def _libseccomp_identity() -> str:
+    """The installed libseccomp as path+size+mtime, without loading it (pyseccomp's import runs
+    ldconfig through ctypes.util.find_library: ~30 ms, more than the cache saves)."""
+    import glob
+
+    for pattern in ("/usr/lib/*/libseccomp.so.2*", "/lib/*/libseccomp.so.2*", "/usr/lib*/libseccomp.so.2*"):
+        for path in sorted(glob.glob(pattern)):
+            try:
+                real = os.path.realpath(path)
+                st = os.stat(real)
+            except OSError:
+                continue
+            return f"{real}:{st.st_size}:{st.st_mtime_ns}"
+    return "unknown"
+
+
+def compile_bpf(profile: SeccompProfile, *, cache_dir: Path | None | bool = True) -> bytes:
+    """The classic-BPF program (``struct sock_filter`` array) for ``profile``.
+
+    Compiling docker's profile takes ~20 ms, so the bytes are kept per process and on disk
+    (``cache_dir``; True = the default location, None/False = memory only). A cache file is
+    trusted only if the caller owns it and its directory and nobody else can write them.
 
     Raises:
         ValueError: an action, operator or architecture this subset does not know.
@@ -173,9 +200,57 @@ def compile_bpf(profile: SeccompProfile) -> bytes:
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    bpf = _compile(profile)
+    directory = _default_cache_dir() if cache_dir is True else cache_dir or None
+    bpf = _read_cached(directory, key) if directory else None
+    if bpf is None:
+        bpf = _compile(profile)
+        if directory:
+            _write_cached(directory, key, bpf)
     _CACHE[key] = bpf
     return bpf
+
+
+def _default_cache_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/cache/dockernb/seccomp")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dockernb" / "seccomp"
+
+
+def _private(st: os.stat_result) -> bool:
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _read_cached(directory: Path, key: str) -> bytes | None:
+    try:
+        if not _private(os.stat(directory)):
+            return None
+        fd = os.open(directory / f"{key}.bpf", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not _private(os.fstat(fd)):
+            return None
+        data = os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+    return data if data and len(data) % 8 == 0 else None
+
+
+def _write_cached(directory: Path, key: str, bpf: bytes) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not _private(os.stat(directory)):
+            return
+        tmp = directory / f".{key}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, bpf)
+        finally:
+            os.close(fd)
+        os.replace(tmp, directory / f"{key}.bpf")
+    except OSError:
+        pass  # a cache, never a failure
 
 
 def _action(name: str, errno_ret: int | None) -> int:

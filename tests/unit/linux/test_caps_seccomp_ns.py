@@ -86,3 +86,25 @@ def test_subid_ranges_and_rootless_maps(tmp_path: Path) -> None:
     assert none_gids == (IDMapping(container_id=0, host_id=4242, size=1),)
     maps = (IDMapping(container_id=0, host_id=1001, size=1), IDMapping(container_id=1, host_id=100000, size=65536))
     assert ns.host_id_for(0, maps) == 1001 and ns.host_id_for(5, maps) == 100004 and ns.host_id_for(70000, maps) is None
+
+
+def test_disk_cache_is_private_and_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = seccomp.default_profile(["CAP_CHOWN"], arch="amd64")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(seccomp, "_CACHE", {})
+    bpf = seccomp.compile_bpf(profile, cache_dir=cache)
+    files = list(cache.iterdir())
+    assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
+    assert files[0].read_bytes() == bpf
+
+    def no_compile(p: SeccompProfile) -> bytes:
+        raise AssertionError("compiled although a trusted cache file exists")
+
+    monkeypatch.setattr(seccomp, "_CACHE", {})
+    monkeypatch.setattr(seccomp, "_compile", no_compile)
+    assert seccomp.compile_bpf(profile, cache_dir=cache) == bpf
+    # a file others could have written is not trusted
+    files[0].chmod(0o666)
+    monkeypatch.setattr(seccomp, "_CACHE", {})
+    with pytest.raises(AssertionError, match="compiled although"):
+        seccomp.compile_bpf(profile, cache_dir=cache)
