@@ -25,7 +25,7 @@ import resource
 import shutil
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ from dockernb.linux import syscalls as sc
 from dockernb.linux.rootfs import CgroupMount, RootfsPlan
 from dockernb.runtime import keys as ann
 from dockernb.runtime import record as st
-from dockernb.runtime.init import InitPlan, ProcessPlan, init_main
+from dockernb.runtime.init import InitPlan, ProcessPlan, init_main, seal_imports
 from dockernb.runtime.messages import Channel, Msg
 from dockernb.spec.mount import Mount
 from dockernb.spec.runtime import Spec, spec_from_json, spec_to_json
@@ -247,7 +247,7 @@ def connect_init(state_dir: Path) -> socket.socket:
 
 
 def spawn(
-    child_main: object,
+    child_main: Callable[[], None],
     clone_flags: int,
     joins: Sequence[tuple[str, str]],
     child_sock: socket.socket,
@@ -264,6 +264,7 @@ def spawn(
         return helper
     code = 1
     try:
+        seal_imports()  # the helper may setns into a container's mount namespace
         chan = Channel(child_sock)
         try:
             for path in cgroup_procs:
@@ -280,7 +281,7 @@ def spawn(
                     os.close(fd)
             pid = sc.clone(sc.CLONE_PARENT | clone_flags)
             if pid == 0:
-                child_main()  # type: ignore[operator]
+                child_main()
                 os._exit(1)
             chan.send(Msg.INIT_PID, {"pid": pid})
             code = 0

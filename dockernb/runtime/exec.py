@@ -33,6 +33,7 @@ from dockernb.runtime.init import (
     exec_now,
     finish_process,
     resolve_process_user,
+    seal_imports,
 )
 from dockernb.runtime.messages import Channel, Msg
 from dockernb.spec.runtime import Capabilities, Spec
@@ -223,6 +224,7 @@ def _spawn_exec(s: st.State, spec: Spec, plan: ProcessPlan) -> Exec:
 def _exec_main(plan: ProcessPlan, chan: Channel) -> None:
     """The exec'd process between clone and execve (inside every namespace already)."""
     try:
+        seal_imports()
         calls = sc.LinuxSyscalls()
         close_inherited({chan.sock.fileno()} | {fd for fd in plan.stdio if fd is not None})
         sc.set_title(plan.title)

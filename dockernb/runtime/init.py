@@ -15,10 +15,21 @@ a missing command is a create-time error with runc's wording.
 
 from __future__ import annotations
 
+# Everything the child stages use is imported here, in the caller, before any clone: after
+# pivot_root (or setns into a container's mount namespace) an import would read Python files
+# from the container's image, inside a process that still holds every capability.
+# seal_imports() makes that impossible as a second line of defence.
+import array  # noqa: F401 - socket.send_fds/recv_fds import it lazily
+import fcntl
+import importlib.machinery
 import os
+import resource
 import signal
 import socket
 import stat
+import struct
+import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -33,7 +44,7 @@ from dockernb.runtime.messages import Channel, Msg
 from dockernb.runtime.users import ExecUser, additional_gids, resolve_user
 from dockernb.spec.runtime import Process, env_get
 
-__all__ = ["InitError", "InitPlan", "ProcessPlan", "init_main", "look_path", "resolve_process_user"]
+__all__ = ["InitError", "InitPlan", "ProcessPlan", "init_main", "look_path", "resolve_process_user", "seal_imports"]
 
 
 class InitError(Exception):
@@ -112,6 +123,18 @@ def look_path(name: str, env: Sequence[str]) -> str:
 # --- helpers -----------------------------------------------------------------------------------------
 
 
+def seal_imports() -> None:
+    """From here on, ``import`` finds only modules already loaded or built into the interpreter.
+
+    Called first thing in every process the runtime forks or clones: they go on to pivot_root or
+    to setns into a container's mount namespace, where sys.path names the *image's* files.
+    """
+    sys.path[:] = []
+    sys.path_importer_cache.clear()
+    keep = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter)
+    sys.meta_path[:] = [f for f in sys.meta_path if f in keep]
+
+
 def close_inherited(keep: set[int]) -> None:
     """Close every fd the caller had open except ``keep``: nothing of the host leaks inside."""
     for name in os.listdir("/proc/self/fd"):
@@ -125,8 +148,8 @@ def close_inherited(keep: set[int]) -> None:
 
 def _read_file(path: str) -> str | None:
     try:
-        with open(path, errors="replace") as f:
-            return f.read()
+        with open(path, "rb") as f:  # binary: no codec lookup (and so no import) in a sealed child
+            return f.read().decode("utf-8", "replace")
     except OSError:
         return None
 
@@ -154,8 +177,6 @@ def resolve_process_user(proc: ProcessPlan) -> ExecUser:
 
 def _setup_stdio(stdio: tuple[int | None, int | None, int | None]) -> None:
     # copy the given fds above 2 first: stdout may be the caller's fd 0, and so on
-    import fcntl
-
     moved = [None if fd is None else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
     null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC) if None in moved else None
     if null is not None and null < 3:
@@ -184,9 +205,6 @@ def _fix_stdio_owner(uid: int, gid: int) -> None:
 
 
 def _loopback_up() -> None:
-    import fcntl
-    import struct
-
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         ifreq = struct.pack("16sH14s", b"lo", 0, b"")
@@ -209,8 +227,6 @@ def _reset_signals() -> None:
 
 
 def apply_rlimits(limits: list[tuple[int, int, int, str]]) -> None:
-    import resource
-
     if not any(number == resource.RLIMIT_NOFILE for number, *_ in limits):
         # what runc's children get (Go raises its soft NOFILE limit to the hard one at start-up)
         _soft, hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -328,6 +344,7 @@ def init_main(plan: InitPlan, chan: Channel, listener: socket.socket) -> NoRetur
     """Entry point of the cloned child. Never returns."""
     code = 1
     try:
+        seal_imports()
         _init(plan, chan, listener)
     except InitError as err:
         _report(chan, err.kind, err.message)
@@ -342,8 +359,6 @@ def _debug() -> str:
     """The traceback, when DOCKERNB_RUNTIME_DEBUG is set (for developing the runtime itself)."""
     if not os.environ.get("DOCKERNB_RUNTIME_DEBUG"):
         return ""
-    import traceback
-
     return "\n" + traceback.format_exc()
 
 

@@ -17,7 +17,9 @@ blocked init through ``init.sock`` in the state directory, from any process.
 
 from __future__ import annotations
 
+import array  # noqa: F401 - socket.send_fds/recv_fds import it lazily, after a clone that is too late
 import json
+import os
 import socket
 from enum import IntEnum
 from typing import Any
@@ -56,8 +58,6 @@ class Channel:
         data, fds, _flags, _addr = socket.recv_fds(self.sock, _MAX, 4)
         if not data:
             for fd in fds:
-                import os
-
                 os.close(fd)
             return None, {}, []
         payload = json.loads(data[1:]) if len(data) > 1 else {}

@@ -16,7 +16,7 @@ import pytest
 
 from dockernb.linux import caps
 from dockernb.spec.mount import Mount
-from dockernb.spec.runtime import IDMapping
+from dockernb.spec.runtime import IDMapping, Rlimit
 from tests.integration.runtime.conftest import ROOTLESS, Box
 
 pytestmark = pytest.mark.rootless
@@ -272,3 +272,26 @@ def test_user_mounts_bind_and_tmpfs(box: Box, root_dir: Path) -> None:
     assert (data / "f").read_text() == "hi\n"  # the bind is the host directory itself
     scratch = next(line for line in lines if " /scratch " in line)
     assert scratch.split()[3].startswith("ro,") and "size=1024k" in scratch
+
+
+def test_image_cannot_inject_python_into_the_init(box: Box, root_dir: Path) -> None:
+    """The init runs Python after pivot_root, where sys.path names the image's files: an image
+    that plants modules at the host interpreter's paths must not get them run with full caps."""
+    import sys
+    import sysconfig
+
+    cid, bundle, spec = box.spec(cmd=("sh", "-c", "ls /pwned 2>&1; true"),
+                                 ulimits=(Rlimit(type="RLIMIT_NOFILE", soft=100, hard=200),))
+    trojan = "import os\nopen('/pwned', 'w').write(__name__)\nos._exit(99)\n"
+    upper = bundle / "upper"
+    for d in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"], *sys.path}:
+        if not d or not os.path.isabs(d):
+            continue
+        target = upper / d.lstrip("/")
+        target.mkdir(parents=True, exist_ok=True)
+        # every stdlib module this process has not loaded: a lazy import in the init would find one
+        for name in (set(sys.stdlib_module_names) - set(sys.modules)) | {"sitecustomize", "usercustomize"}:
+            (target / f"{name}.py").write_text(trojan)
+    res = box.run_spec(cid, bundle, spec)
+    assert res.code == 0, res.err
+    assert "No such file or directory" in res.out

@@ -104,3 +104,27 @@ def test_pty_resize() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_sealed_child_imports_nothing_from_disk() -> None:
+    from dockernb.runtime.init import seal_imports
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            seal_imports()
+            import json  # noqa: F401 - already loaded: fine
+
+            try:
+                import wave  # noqa: F401 - a stdlib module nobody here imported: must not load
+                code = 2
+            except ImportError:
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
