@@ -226,6 +226,8 @@ def _exec_main(plan: ProcessPlan, chan: Channel) -> None:
     try:
         seal_imports()
         calls = sc.LinuxSyscalls()
+        # a copy of the caller's memory inside the container: nobody there may ptrace or read it
+        calls.prctl(sc.PR_SET_DUMPABLE, 0)
         close_inherited({chan.sock.fileno()} | {fd for fd in plan.stdio if fd is not None})
         sc.set_title(plan.title)
         os.setsid()

@@ -245,12 +245,12 @@ def apply_rlimits(limits: list[tuple[int, int, int, str]]) -> None:
             ) from err
 
 
-def become_user(sys: Syscalls, proc: ProcessPlan, user: ExecUser) -> None:
+def become_user(calls: Syscalls, proc: ProcessPlan, user: ExecUser) -> None:
     """Bounding set, groups, ids, then the capability sets (keeping caps across setuid)."""
     caps = proc.process.capabilities
     if caps is not None:
-        capmod.apply_bounding(sys, caps.bounding)
-    sys.prctl(sc.PR_SET_KEEPCAPS, 1)
+        capmod.apply_bounding(calls, caps.bounding)
+    calls.prctl(sc.PR_SET_KEEPCAPS, 1)
     try:
         with open("/proc/self/setgroups") as f:
             groups_allowed = f.read().strip() != "deny"
@@ -260,10 +260,10 @@ def become_user(sys: Syscalls, proc: ProcessPlan, user: ExecUser) -> None:
         os.setgroups(list(user.sgids))
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
-    sys.prctl(sc.PR_SET_KEEPCAPS, 0)
+    calls.prctl(sc.PR_SET_KEEPCAPS, 0)
     if caps is not None:
         capmod.apply_sets(
-            sys,
+            calls,
             effective=caps.effective,
             permitted=caps.permitted,
             inheritable=caps.inheritable,
@@ -271,7 +271,7 @@ def become_user(sys: Syscalls, proc: ProcessPlan, user: ExecUser) -> None:
         )
 
 
-def finish_process(sys: Syscalls, proc: ProcessPlan, user: ExecUser, *, stdio_ready: bool) -> tuple[str, list[str]]:
+def finish_process(calls: Syscalls, proc: ProcessPlan, user: ExecUser, *, stdio_ready: bool) -> tuple[str, list[str]]:
     """Shared tail of init and exec: limits, user, caps, seccomp (without NNP), cwd, lookup.
 
     Returns (path to execute, environment). Leaves NNP+seccomp to :func:`exec_now`.
@@ -296,8 +296,8 @@ def finish_process(sys: Syscalls, proc: ProcessPlan, user: ExecUser, *, stdio_re
         chdir_error = err
     if proc.seccomp_bpf is not None and not p.no_new_privileges:
         # without NNP, loading a filter needs CAP_SYS_ADMIN: do it before the caps go
-        sys.seccomp_load(proc.seccomp_bpf)
-    become_user(sys, proc, user)
+        calls.seccomp_load(proc.seccomp_bpf)
+    become_user(calls, proc, user)
     if chdir_error is not None:
         try:
             os.chdir(p.cwd)
@@ -305,16 +305,16 @@ def finish_process(sys: Syscalls, proc: ProcessPlan, user: ExecUser, *, stdio_re
             raise InitError("setup", f"chdir to cwd ({p.cwd!r}) set in config.json failed: "
                                      f"{(err.strerror or '').lower()}") from err
     if p.no_new_privileges:
-        sys.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        calls.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     path = look_path(p.args[0], env)
     return path, env
 
 
-def exec_now(sys: Syscalls, proc: ProcessPlan, path: str, env: list[str], report: Channel) -> NoReturn:
+def exec_now(calls: Syscalls, proc: ProcessPlan, path: str, env: list[str], report: Channel) -> NoReturn:
     """The last step: NNP seccomp, default signals, execve; a failure is reported and exits."""
     p = proc.process
     if proc.seccomp_bpf is not None and p.no_new_privileges:
-        sys.seccomp_load(proc.seccomp_bpf)
+        calls.seccomp_load(proc.seccomp_bpf)
     _reset_signals()
     sc.close_range(3, flags=4)  # CLOSE_RANGE_CLOEXEC: nothing but stdio crosses execve
     try:
@@ -377,7 +377,7 @@ def _report(chan: Channel, kind: str, message: str) -> None:
 
 
 def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
-    sys = sc.LinuxSyscalls()
+    calls = sc.LinuxSyscalls()
     proc = plan.proc
     keep = {chan.sock.fileno(), listener.fileno()} | {fd for fd in proc.stdio if fd is not None}
     close_inherited(keep)
@@ -385,6 +385,11 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
     kind, _, _ = chan.recv()
     if kind is not Msg.GO:
         os._exit(1)  # the parent went away before we were set up
+    # Not dumpable from here to execve (which resets it): this process is a copy of the caller's
+    # memory and runs the caller's interpreter, so no process of the container may ptrace it or
+    # open its /proc/<pid>/mem or /proc/<pid>/exe (CVE-2019-5736). Only now: the parent had to
+    # write our id maps through /proc/<pid> first.
+    calls.prctl(sc.PR_SET_DUMPABLE, 0)
     if plan.new_userns:
         # still the caller's host ids, which a remapping user namespace does not map: become
         # the namespace's root, whose host ids the maps name (and drop the caller's groups)
@@ -395,26 +400,26 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
         except PermissionError:
             pass  # setgroups is denied with a single-id map
     if plan.cgroupns:
-        sys.unshare(sc.CLONE_NEWCGROUP)
+        calls.unshare(sc.CLONE_NEWCGROUP)
     os.setsid()
     if plan.set_hostname:
-        sys.sethostname(plan.hostname)
+        calls.sethostname(plan.hostname)
     rp = plan.rootfs
-    rootfs.prepare(sys, rp)
-    rootfs.mount_all(sys, rp)
-    rootfs.create_devices(sys, rp)
+    rootfs.prepare(calls, rp)
+    rootfs.mount_all(calls, rp)
+    rootfs.create_devices(calls, rp)
     rootfs.dev_links(rp)
-    rootfs.pivot(sys, rp)
+    rootfs.pivot(calls, rp)
     user = resolve_process_user(proc)
     stdio_ready = False
     if proc.process.terminal:
         master, slave = console.open_master()
         chan.send(Msg.PTY, {}, [master])
         os.close(master)
-        rootfs.mount_console(sys, rp, slave)
+        rootfs.mount_console(calls, rp, slave)
         console.attach_slave(slave, uid=user.uid, gid=user.gid, size=proc.process.console_size)
         stdio_ready = True
-    rootfs.finalize(sys, rp)
+    rootfs.finalize(calls, rp)
     if plan.loopback_up:
         _loopback_up()
     if plan.oom_score_adj is not None:
@@ -423,7 +428,7 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
                 f.write(str(plan.oom_score_adj))
         except OSError as err:
             raise InitError("setup", f"write /proc/self/oom_score_adj: {_oserror_text(err)}") from err
-    path, env = finish_process(sys, proc, user, stdio_ready=stdio_ready)
+    path, env = finish_process(calls, proc, user, stdio_ready=stdio_ready)
     chan.send(Msg.CREATED)
     chan.close()
     while True:
@@ -440,4 +445,4 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
             break
         conn.close()
     listener.close()
-    exec_now(sys, proc, path, env, starter)
+    exec_now(calls, proc, path, env, starter)

@@ -17,9 +17,10 @@ from dockernb.runtime.record import load
 from dockernb.spec.runtime import Rlimit
 from tests import golden
 from tests.capabilities import available
-from tests.integration.runtime.conftest import ROOTLESS, Box, _wait
+from tests.integration.runtime.conftest import Box, _wait
 
-needs_cgroups = pytest.mark.skipif(ROOTLESS, reason="cgroup limits need root here (see test_limits_warn_or_apply)")
+# cgroup limits need root here; the rootless pass checks docker's warnings instead (test_limits_warn_or_apply)
+needs_cgroups = pytest.mark.requires_root
 
 
 def _daemon_message(case_id: str) -> str:
