@@ -350,6 +350,21 @@ def _rootless_maps(rootless: bool) -> tuple[tuple[IDMapping, ...], tuple[IDMappi
     return ns.rootless_mappings()
 
 
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def _validate_sysctl(key: str, host_net: bool) -> None:
+    """docker's --sysctl whitelist: IPC ones, fs.mqueue.*, and net.* unless on the host's network."""
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return
+    if key.startswith("net."):
+        if host_net:
+            raise InvalidArgument(f"sysctl {key!r} is not allowed in host network namespace")
+        return
+    raise InvalidArgument(f"sysctl '{key}' is not whitelisted")
+
+
 def build_spec(intent: ContainerIntent, *, rootfs: str | Path | None = None, root_path: str = "rootfs") -> Spec:
     """The OCI spec for ``intent``. ``rootfs`` (the image's root, when readable now) is used to
     resolve the user from its /etc/passwd; ``root_path`` is what config.json's root.path says.
@@ -412,6 +427,8 @@ def build_spec(intent: ContainerIntent, *, rootfs: str | Path | None = None, roo
     masked = () if intent.privileged else tuple(p for p in _MASKED if os.path.exists(p))
     readonly = () if intent.privileged else tuple(p for p in _READONLY if os.path.exists(p))
     sysctl = dict(intent.sysctls)
+    for key in sysctl:
+        _validate_sysctl(key, host_net)
     process = Process(
         args=argv,
         env=env,

@@ -169,6 +169,8 @@ def _plan(
     if flags & sc.CLONE_NEWUSER and not (lx.uid_mappings and lx.gid_mappings):
         raise InvalidConfig("config.json: a new user namespace needs uidMappings and gidMappings")
     joins.sort(key=lambda j: ns.JOIN_ORDER.index(j[0]))
+    for key in lx.sysctl:
+        _check_sysctl(key, kinds, joins)
     p = spec.process
     rlimits = []
     for r in p.rlimits:
@@ -216,6 +218,28 @@ def _plan(
         oom_score_adj=p.oom_score_adj,
     )
     return plan, flags, joins
+
+
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def _check_sysctl(key: str, kinds: set[str], joins: Sequence[tuple[str, str]]) -> None:
+    """Only sysctls of a namespace the container has of its own (runc's rule): the init writes
+    them as root before /proc/sys turns read-only, so a global one would change the host."""
+    own = kinds - {kind for kind, _ in joins}
+    if not key or "/" in key or ".." in key.split("."):
+        raise InvalidConfig(f"sysctl {key!r} is not a valid sysctl name")
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        needed = "ipc"
+    elif key.startswith("net."):
+        needed = "network"
+    elif key in ("kernel.hostname", "kernel.domainname"):
+        needed = "uts"
+    else:
+        raise InvalidConfig(f"sysctl {key!r} is not in a separate kernel namespace")
+    if needed not in own:
+        raise InvalidConfig(f"sysctl {key!r} is not allowed: the container shares the {needed} namespace")
 
 
 def _listen(state_dir: Path) -> socket.socket:

@@ -295,3 +295,20 @@ def test_image_cannot_inject_python_into_the_init(box: Box, root_dir: Path) -> N
     res = box.run_spec(cid, bundle, spec)
     assert res.code == 0, res.err
     assert "No such file or directory" in res.out
+
+
+def test_sysctls_only_of_the_containers_own_namespaces(box: Box) -> None:
+    import dataclasses
+
+    from dockernb.errors import InvalidConfig
+
+    res = box.run("cat", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/kernel/shmmni",
+                  sysctls={"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"})
+    assert res.out.split() == ["1", "1234"]
+    # a bundle from elsewhere asking for a global (host-wide) sysctl, or a path trick, is refused
+    for key in ("kernel.panic", "net/../../sysrq-trigger", "kernel.hostname"):
+        cid, bundle, spec = box.spec(cmd=("true",))
+        linux = dataclasses.replace(spec.linux, sysctl={key: "1"},
+                                    namespaces=tuple(n for n in spec.linux.namespaces if n.type != "uts"))
+        with pytest.raises(InvalidConfig):
+            box.run_spec(cid, bundle, dataclasses.replace(spec, linux=linux))

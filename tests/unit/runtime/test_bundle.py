@@ -175,3 +175,12 @@ def test_written_bundle_round_trips(rootfs: Path, tmp_path: Path) -> None:
     assert data["process"]["terminal"] is True and data["root"]["path"] == "rootfs"
     assert data["linux"]["resources"]["memory"]["limit"] == 64 << 20
     assert spec_from_json(data) == spec
+
+
+def test_sysctls_follow_dockers_whitelist(rootfs: Path) -> None:
+    spec = spec_for(rootfs, cmd=("sh",), sysctls={"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"})
+    assert dict(spec.linux.sysctl) == {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}
+    with pytest.raises(InvalidArgument, match="sysctl 'kernel.panic' is not whitelisted"):
+        spec_for(rootfs, cmd=("sh",), sysctls={"kernel.panic": "1"})
+    with pytest.raises(InvalidArgument, match="not allowed in host network namespace"):
+        spec_for(rootfs, cmd=("sh",), network="host", sysctls={"net.ipv4.ip_forward": "1"})
