@@ -217,6 +217,13 @@ def _keyed(text: str, key: str) -> int | None:
 
 
 def _rmdir(path: str, *, retries: int = 20) -> None:
+    """Remove a cgroup and any cgroups a (privileged) container made below it, deepest first."""
+    try:
+        children = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return
+    for child in children:
+        _rmdir(child, retries=retries)
     for _ in range(retries):
         try:
             os.rmdir(path)
@@ -240,7 +247,15 @@ def _rmdir_parent(path: str) -> None:
 
 
 def _procs_of(path: str) -> list[int]:
-    return [int(p) for p in _read(os.path.join(path, "cgroup.procs")).split()]
+    """Processes in the cgroup at ``path`` and in every cgroup below it."""
+    out = [int(p) for p in _read(os.path.join(path, "cgroup.procs")).split()]
+    try:
+        children = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        children = []
+    for child in children:
+        out.extend(_procs_of(child))
+    return out
 
 
 def _kill_loop(procs: Iterable[int], sig: int) -> None:

@@ -147,3 +147,21 @@ def test_pause_or_say_why(box: Box) -> None:
         with pytest.raises(ContainerStateConflict, match="no writable freezer cgroup for this user"):
             rt.pause(state)
     assert rt.state(state).status == "running"
+
+
+@needs_cgroups
+def test_delete_removes_cgroups_the_container_made(box: Box) -> None:
+    """A privileged container can make cgroups below its own; delete kills and removes them all."""
+    state, created = box.start("sh", "-c", "mkdir /sys/fs/cgroup/pids/inner && sh -c 'echo $$ > "
+                               "/sys/fs/cgroup/pids/inner/cgroup.procs; exec sleep 100' & exec sleep 100",
+                               privileged=True)
+    paths = load(state).cgroup_paths
+    inner = Path(paths["pids"], "inner")
+    deadline = time.monotonic() + 5
+    while not (inner.exists() and Path(inner, "cgroup.procs").read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert Path(inner, "cgroup.procs").read_text().strip()
+    assert len(rt.pids(state)) == 2  # the process in the sub-cgroup counts too
+    rt.delete(state, force=True)
+    _wait(created.pid, 5)
+    assert not any(Path(p).exists() for p in paths.values())
