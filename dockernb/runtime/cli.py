@@ -237,3 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DockernbError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return err.exit_code if err.exit_code != 1 or args.verb not in ("run", "exec") else 125
+    except BrokenPipeError:
+        # the reader went away (`... state c1 | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
