@@ -20,9 +20,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from dockernb.linux import mount as snapshot_mount
 from dockernb.linux import syscalls as sc
 from dockernb.linux.syscalls import Syscalls
 from dockernb.spec.mount import Mount
@@ -36,6 +37,7 @@ __all__ = [
     "create_devices",
     "dev_links",
     "finalize",
+    "is_fuse",
     "mount_all",
     "open_in_root",
     "parse_options",
@@ -217,14 +219,25 @@ class _Target:
 # --- steps -------------------------------------------------------------------------------------------
 
 
-def prepare(sys: Syscalls, plan: RootfsPlan) -> None:
-    """Step 1: propagation, the snapshot mounts, the rootfs as a mount point."""
+def is_fuse(m: Mount) -> bool:
+    """A mount that needs a helper process (fuse-overlayfs), not only mount(2)."""
+    return m.type.startswith(("fuse.", "fuse3."))
+
+
+def prepare(
+    sys: Syscalls, plan: RootfsPlan, *, mount_snapshot: Callable[[Sequence[Mount], str], None] | None = None
+) -> None:
+    """Step 1: propagation, the snapshot mounts, the rootfs as a mount point.
+
+    The snapshot's kernel mounts go through the storage layer's :func:`dockernb.linux.mount.mount_all`
+    (it handles overlay option lists longer than a page); fuse mounts were made before, by a
+    helper outside the container's pid namespace, so they are skipped here.
+    """
     prop = _PROPAGATION.get(plan.spec.linux.rootfs_propagation, sc.MS_SLAVE | sc.MS_REC)
     sys.mount(None, "/", None, prop, None)
-    for m in plan.root_mounts:
-        opts = parse_options(m.options)
-        target = os.path.join(plan.rootfs, m.target.lstrip("/")) if m.target else plan.rootfs
-        sys.mount(m.source, target, None if opts.bind else m.type, opts.flags, opts.data or None)
+    kernel = [m for m in plan.root_mounts if not is_fuse(m)]
+    if kernel:
+        (mount_snapshot or snapshot_mount.mount_all)(kernel, plan.rootfs)
     sys.mount(plan.rootfs, plan.rootfs, None, sc.MS_BIND | sc.MS_REC, None)
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "capget",
     "clone",
     "close_range",
+    "move_mount_fd",
+    "open_tree_clone",
     "openat2",
 ]
 
@@ -96,6 +98,8 @@ _NR = {
     "capset": (126, 91),
     "seccomp": (317, 277),
     "close_range": (436, 436),
+    "open_tree": (428, 428),
+    "move_mount": (429, 429),
     "openat2": (437, 437),
     "setns": (308, 268),
     "unshare": (272, 97),
@@ -259,6 +263,27 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         if flags:
             raise OSError(ctypes.get_errno(), "close_range")
         os.closerange(first, min(last, os.sysconf("SC_OPEN_MAX")))
+
+
+OPEN_TREE_CLONE = 1
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_AT_FDCWD = -100
+
+
+def open_tree_clone(path: str) -> int:
+    """open_tree(2) with OPEN_TREE_CLONE|AT_RECURSIVE: a detached copy of the mounts at ``path``
+    (kernel >= 5.2), which move_mount can attach in another mount namespace."""
+    fd = _libc.syscall(ctypes.c_long(_nr("open_tree")), ctypes.c_int(_AT_FDCWD), _b(path),
+                       ctypes.c_uint(OPEN_TREE_CLONE | AT_RECURSIVE | os.O_CLOEXEC))
+    return _check(fd, f"open_tree {path}")
+
+
+def move_mount_fd(fd: int, target: str) -> None:
+    """move_mount(2): attach the detached tree ``fd`` at ``target`` in the caller's mount namespace."""
+    res = _libc.syscall(ctypes.c_long(_nr("move_mount")), ctypes.c_int(fd), b"", ctypes.c_int(_AT_FDCWD),
+                        _b(target), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH))
+    _check(res, f"move_mount onto {target}")
 
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:

@@ -39,9 +39,10 @@ from dockernb.errors import (
     InvalidConfig,
 )
 from dockernb.linux import cgroups as cg
+from dockernb.linux import mount as snapshot_mount
 from dockernb.linux import ns, seccomp
 from dockernb.linux import syscalls as sc
-from dockernb.linux.rootfs import CgroupMount, RootfsPlan
+from dockernb.linux.rootfs import CgroupMount, RootfsPlan, is_fuse
 from dockernb.runtime import keys as ann
 from dockernb.runtime import record as st
 from dockernb.runtime.init import InitPlan, ProcessPlan, init_main, seal_imports
@@ -197,6 +198,10 @@ def _plan(
         stdio=stdio.fds(),
         userns=userns,
     )
+    if root_mounts:
+        # resolve libc for the storage layer's mount code now: in the child, find_library would
+        # run ldconfig (and import) after the clone
+        snapshot_mount._libc()
     rootfs = RootfsPlan(
         spec=spec,
         rootfs=rootfs_dir,
@@ -317,6 +322,54 @@ def spawn(
                 pass
     finally:
         os._exit(code)
+
+
+def _mount_fuse_in(pid: int, mounts: Sequence[Mount], rootfs_dir: str, *, userns: bool) -> None:
+    """Mount a fuse snapshot (fuse-overlayfs) for the waiting init, keeping its daemon out of the
+    container: out of its pid namespace and cgroups, and out of its mount namespace too (a
+    pivot_root there would move the daemon's root along with the container's).
+
+    A helper mounts it in a throwaway mount namespace, takes a detached copy (open_tree), drops
+    its own mount and attaches the copy in the init's namespace (move_mount). The container's
+    mount is then the only one: when the container's namespace goes, the daemon exits.
+    """
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.close(r)
+            calls = sc.LinuxSyscalls()
+
+            def join(kind: str) -> None:
+                fd = os.open(f"/proc/{pid}/ns/{ns.PROC_NAMES[kind]}", os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    calls.setns(fd, ns.CLONE_FLAGS[kind])
+                finally:
+                    os.close(fd)
+
+            if userns:
+                join("user")
+            calls.unshare(sc.CLONE_NEWNS)
+            calls.mount(None, "/", None, sc.MS_SLAVE | sc.MS_REC, None)
+            snapshot_mount.mount_all(mounts, rootfs_dir)
+            tree = sc.open_tree_clone(rootfs_dir)
+            calls.umount2(rootfs_dir, sc.MNT_DETACH)
+            join("mount")
+            # the init has not made / a slave yet: do it first, so that nothing reaches the host
+            calls.mount(None, "/", None, sc.MS_SLAVE | sc.MS_REC, None)
+            sc.move_mount_fd(tree, rootfs_dir)
+            code = 0
+        except BaseException as err:  # noqa: BLE001 - reported to the parent
+            os.write(w, str(err).encode()[:2000])
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        message = f.read().decode(errors="replace")
+    status = reap(child)
+    if status != 0:
+        raise start_error("setup", f"mounting the snapshot: {message or f'exit status {status}'}")
 
 
 def _single_threaded() -> bool:
@@ -446,6 +499,9 @@ def create(
             except OSError as err:
                 raise start_error("setup", f"writing id maps: {err.strerror or err}") from err
         manager.add(pid)
+        fuse = [m for m in root_mounts if is_fuse(m)]
+        if fuse:
+            _mount_fuse_in(pid, fuse, rootfs_dir, userns="user" in {n.type for n in spec.linux.namespaces})
         chan.send(Msg.GO)
         while True:
             kind, payload, fds = chan.recv()

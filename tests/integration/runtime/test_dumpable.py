@@ -56,3 +56,38 @@ def test_created_init_is_not_dumpable(box: Box) -> None:
     os.close(r)
     os.waitpid(child, 0)
     assert got == "open denied"
+
+
+def test_fuse_overlayfs_snapshot_outside_the_container(box: Box) -> None:
+    """A fuse snapshot (the storage layer's fallback driver) is mounted by a helper that joins the
+    init's mount namespace: the fuse daemon is no process of the container and leaves with it."""
+    import shutil
+    import time
+
+    from dockernb.spec.mount import Mount
+
+    assert shutil.which("fuse-overlayfs") and os.access("/dev/fuse", os.R_OK | os.W_OK)
+    cid, bundle, spec = box.spec(cmd=("sh", "-c", "head -1 /proc/mounts; ps -o comm; echo x > /tmp/y; cat /tmp/y"))
+    opts = box.overlay(bundle)[0].options
+    fuse = (Mount(type="fuse.fuse-overlayfs", source="overlay", options=opts),)
+    res = box.run_spec(cid, bundle, spec, root_mounts=fuse)
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
+    assert lines[0].split()[:3] == ["fuse-overlayfs", "/", "fuse.fuse-overlayfs"]
+    assert "fuse-overlayfs" not in lines[1:]  # ps inside shows only the container's processes
+    assert lines[-1] == "x" and (bundle / "upper" / "tmp" / "y").read_text() == "x\n"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        daemons = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).count(str(bundle / "upper"))]
+        if not daemons:
+            break
+        time.sleep(0.02)
+    assert not daemons, "the fuse daemon outlived the container"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""

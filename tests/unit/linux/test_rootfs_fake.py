@@ -124,9 +124,19 @@ def test_prepare_mounts_the_snapshot_then_binds_the_root(tmp_path: Path) -> None
     snap = (Mount(type="overlay", source="overlay", options=("lowerdir=/l", "upperdir=/u", "workdir=/w")),)
     plan = _plan(tmp_path, root_mounts=snap)
     fake = FakeSyscalls()
-    rootfs.prepare(fake, plan)
+    order: list[object] = []
+
+    def snapshot(mounts: object, target: str) -> None:
+        order.append(len(fake.calls))
+        fake.calls.append(("snapshot", mounts, target))
+
+    rootfs.prepare(fake, plan, mount_snapshot=snapshot)
     assert fake.calls == [
         ("mount", None, "/", None, sc.MS_SLAVE | sc.MS_REC, None),
-        ("mount", "overlay", plan.rootfs, "overlay", 0, "lowerdir=/l,upperdir=/u,workdir=/w"),
+        ("snapshot", list(snap), plan.rootfs),
         ("mount", plan.rootfs, plan.rootfs, None, sc.MS_BIND | sc.MS_REC, None),
     ]
+    fuse = (Mount(type="fuse.fuse-overlayfs", source="overlay", options=("lowerdir=/l",)),)
+    fake2 = FakeSyscalls()
+    rootfs.prepare(fake2, _plan(tmp_path, root_mounts=fuse), mount_snapshot=snapshot)
+    assert [c[0] for c in fake2.calls] == ["mount", "mount"]  # fuse was mounted before, by a helper
