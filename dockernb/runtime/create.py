@@ -206,7 +206,7 @@ def _plan(
         spec=spec,
         rootfs=rootfs_dir,
         userns=userns,
-        cgroupns="cgroup" in kinds and not lx.namespace("cgroup").path,  # type: ignore[union-attr]
+        cgroupns=any(n.type == "cgroup" and not n.path for n in lx.namespaces),
         cgroups_v1=_cgroup_mounts(h, manager),
         cgroup_v2_dir=manager.paths().get("", h.v2) if not h.v1 else None,
         root_mounts=tuple(root_mounts),

@@ -177,15 +177,16 @@ def resolve_process_user(proc: ProcessPlan) -> ExecUser:
 
 def _setup_stdio(stdio: tuple[int | None, int | None, int | None]) -> None:
     # copy the given fds above 2 first: stdout may be the caller's fd 0, and so on
-    moved = [None if fd is None else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
-    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC) if None in moved else None
-    if null is not None and null < 3:
-        low, null = null, fcntl.fcntl(null, fcntl.F_DUPFD_CLOEXEC, 3)
+    null = -1
+    if None in stdio:
+        low = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        null = fcntl.fcntl(low, fcntl.F_DUPFD_CLOEXEC, 3)
         os.close(low)
+    moved = [null if fd is None else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
     for target, fd in enumerate(moved):
-        os.dup2(null if fd is None else fd, target)  # type: ignore[arg-type]
-    for fd in {*moved, null} - {None}:
-        os.close(fd)  # type: ignore[arg-type]
+        os.dup2(fd, target)
+    for fd in set(moved):
+        os.close(fd)
 
 
 def _fix_stdio_owner(uid: int, gid: int) -> None:
