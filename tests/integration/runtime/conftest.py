@@ -172,6 +172,10 @@ class Box:
                 rt.delete(state, force=True)
             finally:
                 _wait(pid, 5)
+        self.created.clear()
+        # overlayfs leaves workdir/work with mode 0: without this the test root could not be removed
+        for work in self.base.glob("*/work/work"):
+            os.chmod(work, 0o700)
 
 
 def _drain(master: int, out: int) -> None:
