@@ -24,7 +24,9 @@ verb, in any order the status allows, and a verb refreshes the status from the k
       join the engine's netns; no network entry = the host's. Any namespace may be given by
       path (rootless: give the user namespace that owns it too, it is joined first).
     - ``root_mounts`` (a snapshot's Mount list) are mounted inside the container's own mount
-      namespace: the host never sees them, and no unmount is ever needed.
+      namespace: the host never sees them, and no unmount is ever needed. Fuse snapshots
+      (fuse-overlayfs) are attached there too, by a helper, so their daemon is outside the
+      container's pid namespace and cgroups and exits with the container's mount namespace.
     - warnings: docker's sentences for limits this host cannot apply (rootless without cgroup
       delegation: "Running in rootless-mode without cgroups...", "...Limitation discarded.").
     - raises CommandNotFound (127) / CommandNotExecutable (126) with docker's text when argv[0]
@@ -46,6 +48,8 @@ verb, in any order the status allows, and a verb refreshes the status from the k
     Only the init's parent (the creator, or M via subreaping) can reap it: ``wait(pid)`` gives
     the exit code, 128+N for a signal. After ``start``, M may exec its C supervisor: the init
     stays M's child, and the pty master / stdio fds M holds are inherited by the supervisor.
+    A subreaper also inherits short-lived helpers' orphans (a fuse-overlayfs daemon, for fuse
+    snapshots only): the supervisor should reap any child and stop when the init's pid is reaped.
 
 ``kill(state_dir, sig, all_processes=False)``
     A signal to the init, or to every process of the container (cgroup freezer walk, or the
