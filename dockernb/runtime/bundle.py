@@ -137,6 +137,10 @@ class ContainerIntent:
     sysctls: Mapping[str, str] = field(default_factory=dict)
     oom_score_adj: int | None = None
     rootless: bool | None = None  # None: decided by the caller's euid
+    #: a user namespace with these maps (docker's userns-remap; rootless: instead of the caller's
+    #: own id plus its subordinate ranges)
+    uid_mappings: tuple[IDMapping, ...] = ()
+    gid_mappings: tuple[IDMapping, ...] = ()
 
 
 def find_init() -> str | None:
@@ -409,11 +413,16 @@ def build_spec(intent: ContainerIntent, *, rootfs: str | Path | None = None, roo
     elif not host_net:
         namespaces.insert(1, Namespace(type="network", path=intent.network))
     namespaces.append(Namespace(type="cgroup"))
-    uid_maps, gid_maps = _rootless_maps(rootless)
-    if rootless:
+    if intent.uid_mappings or intent.gid_mappings:
+        if not (intent.uid_mappings and intent.gid_mappings):
+            raise InvalidArgument("a user namespace needs both uid and gid mappings")
+        uid_maps, gid_maps = intent.uid_mappings, intent.gid_mappings
+    else:
+        uid_maps, gid_maps = _rootless_maps(rootless)
+    if uid_maps:
         namespaces.append(Namespace(type="user"))
     mounts = _mounts(intent, rootless, host_net)
-    if rootless and ns.host_id_for(5, gid_maps) is None:
+    if gid_maps and ns.host_id_for(5, gid_maps) is None:
         # a single-id map has no gid 5 (tty) to give the devpts instance
         mounts = tuple(
             Mount(type=m.type, source=m.source, target=m.target, options=tuple(o for o in m.options if o != "gid=5"))

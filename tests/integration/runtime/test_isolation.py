@@ -312,3 +312,19 @@ def test_sysctls_only_of_the_containers_own_namespaces(box: Box) -> None:
                                     namespaces=tuple(n for n in spec.linux.namespaces if n.type != "uts"))
         with pytest.raises(InvalidConfig):
             box.run_spec(cid, bundle, dataclasses.replace(spec, linux=linux))
+
+
+def test_single_id_mapping(box: Box) -> None:
+    """Without subordinate ids (or the setuid helpers) a user namespace maps only the caller."""
+    uid, gid = os.getuid(), os.getgid()
+    res = box.run(
+        "sh", "-c", "cat /proc/self/uid_map /proc/self/setgroups; id -u; grep ' /dev/pts ' /proc/mounts",
+        uid_mappings=(IDMapping(container_id=0, host_id=uid, size=1),),
+        gid_mappings=(IDMapping(container_id=0, host_id=gid, size=1),),
+    )
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
+    assert lines[0].split() == ["0", str(uid), "1"]
+    assert lines[1] == ("deny" if ROOTLESS else "allow")  # an unprivileged writer must deny setgroups
+    assert lines[2] == "0"
+    assert "gid=5" not in lines[3]  # no tty group to give devpts in a one-id namespace
