@@ -95,7 +95,8 @@ class ContainerIntent:
     """What ``docker run`` was asked for, engine-resolved (volumes are host paths by now).
 
     ``entrypoint``: None = the image's; ``()`` = ``--entrypoint ""`` (cleared). ``network``:
-    "none" (a new namespace with only lo), "host", or the path of a netns the engine made.
+    "none" or "new" (a new namespace with only lo up; the engine may plumb it between create and
+    start), "host", or the path of a netns to join (``container:<id>``, or one the engine made).
     ``etc_files`` maps /etc/hostname, /etc/hosts, /etc/resolv.conf to the container's own
     host files. Sizes are bytes, ``cpus`` is docker's ``--cpus`` float.
     """
@@ -141,6 +142,9 @@ class ContainerIntent:
     #: own id plus its subordinate ranges)
     uid_mappings: tuple[IDMapping, ...] = ()
     gid_mappings: tuple[IDMapping, ...] = ()
+    #: a user namespace to join instead of making one (rootless bridge networks: the network
+    #: layer's hub, whose network namespaces the container's must share an owner with)
+    userns_path: str = ""
 
 
 def find_init() -> str | None:
@@ -348,6 +352,23 @@ def _user(intent: ContainerIntent, rootfs: str | None) -> tuple[User, dict[str, 
     return User(uid=found.uid, gid=found.gid, additional_gids=tuple(dict.fromkeys(gids))), extra
 
 
+def _maps_of(userns_path: str, name: str) -> tuple[IDMapping, ...]:
+    """The id maps of a joined user namespace given as /proc/<pid>/ns/user (else unknown: ())."""
+    parts = userns_path.split("/")
+    if len(parts) != 5 or parts[1] != "proc" or parts[3:] != ["ns", "user"]:
+        return ()
+    try:
+        lines = Path("/proc", parts[2], name).read_text().split("\n")
+    except OSError:
+        return ()
+    out = []
+    for line in lines:
+        f = line.split()
+        if len(f) == 3 and all(x.isdigit() for x in f):
+            out.append(IDMapping(container_id=int(f[0]), host_id=int(f[1]), size=int(f[2])))
+    return tuple(out)
+
+
 def _rootless_maps(rootless: bool) -> tuple[tuple[IDMapping, ...], tuple[IDMapping, ...]]:
     if not rootless:
         return (), ()
@@ -407,22 +428,31 @@ def build_spec(intent: ContainerIntent, *, rootfs: str | Path | None = None, roo
             raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {r.soft} > {r.hard}")
         rlimits.append(r)
     namespaces = [Namespace(type="pid"), Namespace(type="ipc"), Namespace(type="uts"), Namespace(type="mount")]
-    if intent.network == "none":
+    if intent.network in ("none", "new"):  # "new": empty too, for the engine to plumb before start
         namespaces.insert(1, Namespace(type="network"))
         annotations[ann.LOOPBACK] = "up"
     elif not host_net:
         namespaces.insert(1, Namespace(type="network", path=intent.network))
     namespaces.append(Namespace(type="cgroup"))
-    if intent.uid_mappings or intent.gid_mappings:
-        if not (intent.uid_mappings and intent.gid_mappings):
-            raise InvalidArgument("a user namespace needs both uid and gid mappings")
-        uid_maps, gid_maps = intent.uid_mappings, intent.gid_mappings
+    uid_maps: tuple[IDMapping, ...] = ()
+    gid_maps: tuple[IDMapping, ...] = ()
+    joined_gids: tuple[IDMapping, ...] = ()
+    if intent.userns_path:
+        # joined, not made: its maps are its owner's; read them to know which ids exist in it
+        namespaces.append(Namespace(type="user", path=intent.userns_path))
+        joined_gids = _maps_of(intent.userns_path, "gid_map")
     else:
-        uid_maps, gid_maps = _rootless_maps(rootless)
-    if uid_maps:
-        namespaces.append(Namespace(type="user"))
+        if intent.uid_mappings or intent.gid_mappings:
+            if not (intent.uid_mappings and intent.gid_mappings):
+                raise InvalidArgument("a user namespace needs both uid and gid mappings")
+            uid_maps, gid_maps = intent.uid_mappings, intent.gid_mappings
+        else:
+            uid_maps, gid_maps = _rootless_maps(rootless)
+        if uid_maps:
+            namespaces.append(Namespace(type="user"))
     mounts = _mounts(intent, rootless, host_net)
-    if gid_maps and ns.host_id_for(5, gid_maps) is None:
+    known_gids = gid_maps or joined_gids
+    if known_gids and ns.host_id_for(5, known_gids) is None:
         # a single-id map has no gid 5 (tty) to give the devpts instance
         mounts = tuple(
             Mount(type=m.type, source=m.source, target=m.target, options=tuple(o for o in m.options if o != "gid=5"))

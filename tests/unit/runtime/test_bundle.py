@@ -184,3 +184,13 @@ def test_sysctls_follow_dockers_whitelist(rootfs: Path) -> None:
         spec_for(rootfs, cmd=("sh",), sysctls={"kernel.panic": "1"})
     with pytest.raises(InvalidArgument, match="not allowed in host network namespace"):
         spec_for(rootfs, cmd=("sh",), network="host", sysctls={"net.ipv4.ip_forward": "1"})
+
+
+def test_joining_a_user_namespace_by_path(rootfs: Path) -> None:
+    me = f"/proc/{os.getpid()}/ns/user"
+    spec = spec_for(rootfs, cmd=("sh",), network="new", userns_path=me)
+    user = spec.linux.namespace("user")
+    assert user is not None and user.path == me
+    assert spec.linux.uid_mappings == () and spec.linux.gid_mappings == ()  # the joined namespace's own
+    net = spec.linux.namespace("network")
+    assert net is not None and net.path == "" and spec.annotations[keys.LOOPBACK] == "up"
