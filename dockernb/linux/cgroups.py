@@ -20,11 +20,12 @@ import errno
 import os
 import signal
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from dockernb.linux import devfilter
 from dockernb.spec.runtime import DeviceRule, Resources
 
 __all__ = [
@@ -461,9 +462,17 @@ class V2Manager:
 
     kind = "v2"
 
-    def __init__(self, path: str, controllers: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        path: str,
+        controllers: Iterable[str] = (),
+        *,
+        device_filter: Callable[[str, Sequence[DeviceRule]], None] | None = None,
+    ) -> None:
         self.path = path
         self.available = tuple(controllers)
+        # v2 has no devices files: the kernel asks an eBPF program attached to the cgroup
+        self.device_filter = device_filter or devfilter.attach
 
     @classmethod
     def under(cls, own: str, relative: str, controllers: Iterable[str] = ()) -> V2Manager:
@@ -544,7 +553,8 @@ class V2Manager:
                 _write(self._f("pids.max"), str(r.pids_limit))
             else:
                 warnings.append(WARN_PIDS)
-        # device rules on v2 are an eBPF program; the devices cgroup of v1 is what this host enforces
+        if r.devices:
+            self.device_filter(self.path, (*r.devices, *ALWAYS_ALLOWED_DEVICES))
 
     def add(self, pid: int) -> None:
         _write(self._f("cgroup.procs"), str(pid))

@@ -108,3 +108,20 @@ def test_disk_cache_is_private_and_used(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(seccomp, "_CACHE", {})
     with pytest.raises(AssertionError, match="compiled although"):
         seccomp.compile_bpf(profile, cache_dir=cache)
+
+
+def test_device_filter_program_shape() -> None:
+    import struct
+
+    from dockernb.linux import devfilter
+    from dockernb.spec.runtime import DeviceRule
+
+    prog = devfilter.program((DeviceRule(allow=False, access="rwm"),
+                              DeviceRule(allow=True, type="c", major=1, minor=3, access="rwm")))
+    insns = [struct.unpack("<BBhi", prog[i:i + 8]) for i in range(0, len(prog), 8)]
+    assert insns[-2] == (0xB7, 0, 0, 0) and insns[-1][0] == 0x95  # default: deny, exit
+    tests = {(op, regs, imm) for op, regs, _off, imm in insns}
+    # the allow rule: type c (2) in r2, major 1 in r4, minor 3 in r5, then return 1
+    assert {(0x55, 2, 2), (0x55, 4, 1), (0x55, 5, 3), (0xB7, 0, 1)} <= tests
+    allow_all = devfilter.program((DeviceRule(allow=True, access="rwm"),))
+    assert struct.unpack("<BBhi", allow_all[-16:-8]) == (0xB7, 0, 0, 1)

@@ -44,7 +44,9 @@ def _populate_v2(d: Path) -> None:
 
 def test_v2_create_apply_destroy(tmp_path: Path) -> None:
     own = _v2_tree(tmp_path / "unified" / "user.slice")
-    m = cgroups.V2Manager.under(str(own), "dockernb/abc", ["cpu", "memory", "pids", "cpuset", "hugetlb"])
+    filters: list[tuple[str, int]] = []
+    m = cgroups.V2Manager(str(own / "dockernb" / "abc"), ["cpu", "memory", "pids", "cpuset", "hugetlb"],
+                          device_filter=lambda path, rules: filters.append((path, len(rules))))
     # the kernel makes these files in every new cgroup; the fake makes them as mkdir happens
     (own / "dockernb").mkdir()
     _populate_v2(own / "dockernb")
@@ -62,6 +64,7 @@ def test_v2_create_apply_destroy(tmp_path: Path) -> None:
     assert (d / "cpu.max").read_text() == "50000 100000"
     assert (d / "cpuset.cpus").read_text() == "0"
     assert (d / "pids.max").read_text() == "20"
+    assert filters == [(str(d), 2 + len(cgroups.ALWAYS_ALLOWED_DEVICES))]  # the device rules, as eBPF
     m.add(4242)
     assert (d / "cgroup.procs").read_text() == "4242"
     m.freeze()
@@ -83,7 +86,7 @@ def test_v2_create_apply_destroy(tmp_path: Path) -> None:
 
 def test_v2_missing_controllers_warn(tmp_path: Path) -> None:
     own = _v2_tree(tmp_path / "u", controllers="hugetlb")
-    m = cgroups.V2Manager.under(str(own), "dockernb/x", ["hugetlb"])
+    m = cgroups.V2Manager(str(own / "dockernb" / "x"), ["hugetlb"], device_filter=lambda path, rules: None)
     warnings = m.create(RES)
     assert cgroups.WARN_MEMORY in warnings and cgroups.WARN_PIDS in warnings and cgroups.WARN_CPU_QUOTA in warnings
 

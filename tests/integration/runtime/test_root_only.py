@@ -1,9 +1,10 @@
-"""Root only: a created init cannot be read by the container's processes (rootless, the test runs
-as the owner of the container's user namespace and so holds every capability over it)."""
+"""Root only: what a rootless test cannot show (it owns the container's user namespace and so holds
+every capability over it) or cannot use here (/dev/fuse, loading BPF programs)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,50 @@ def _cmdline(pid: str) -> str:
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_v2_device_filter(root_dir: Path) -> None:
+    """cgroup v2 has no devices files: the eBPF filter must allow the rules' devices and refuse the rest.
+    This host's v2 tree has no controllers, but BPF device programs need none."""
+    from dockernb.linux import cgroups, devfilter
+    from dockernb.spec.runtime import DeviceRule
+
+    h = cgroups.discover()
+    assert h.v2 is not None, "no cgroup2 mount here"
+    d = Path(h.v2, f"dockernb-devtest-{os.getpid()}")
+    d.mkdir()
+    try:
+        devfilter.attach(str(d), (DeviceRule(allow=False, access="rwm"),
+                                  DeviceRule(allow=True, type="c", major=1, minor=3, access="rw"),
+                                  DeviceRule(allow=True, type="c", access="m")))
+        r, w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            code = 1
+            try:
+                os.close(r)
+                (d / "cgroup.procs").write_text("0")
+                res = []
+                for path in ("/dev/null", "/dev/zero"):
+                    try:
+                        os.close(os.open(path, os.O_RDONLY))
+                        res.append("ok")
+                    except PermissionError:
+                        res.append("EPERM")
+                node = root_dir / "blk"
+                try:
+                    os.mknod(node, 0o600 | 0o060000, os.makedev(*divmod(os.stat("/").st_dev, 256)))
+                    res.append("ok")
+                except PermissionError:
+                    res.append("EPERM")
+                os.write(w, " ".join(res).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        got = os.read(r, 64).decode()
+        os.close(r)
+        os.waitpid(child, 0)
+        assert got == "ok EPERM EPERM"  # null allowed; zero refused; no block node for the host's disk
+    finally:
+        d.rmdir()
