@@ -1,0 +1,7 @@
+"""``python -m dockernb.runtime``: see :mod:`dockernb.runtime.cli`."""
+
+from __future__ import annotations
+
+from dockernb.runtime.cli import main
+
+raise SystemExit(main())
