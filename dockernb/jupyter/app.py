@@ -73,12 +73,16 @@ class DockernbJupyter(ExtensionApp):
     pool: ThreadPoolExecutor
     feed: EventFeed
     cli_command: str
+    #: published ports link through jupyter-server-proxy when this server runs it
+    proxy: bool
 
     def initialize_settings(self) -> None:
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="dockernb-jupyter")
         self.cli_command = cli_command()
+        proxy = self.serverapp.extension_manager.extensions.get("jupyter_server_proxy") if self.serverapp else None
+        self.proxy = bool(proxy is not None and proxy.enabled)
         # the feed needs the engine to know whether it has a source: make it now, report a bad config later
         try:
             source = events_source(self.engine())

@@ -6,7 +6,8 @@ Engine calls block, so they run in the extension's thread pool, never on the eve
 
 ==========================================  =========================================================
 ``GET  version`` / ``info``                 ``engine.system.version()`` / ``.info()`` as JSON
-``GET  client``                             the shell command that runs this installation's CLI
+``GET  client``                             ``{"command", "proxy"}``: how a terminal runs this CLI;
+                                            whether jupyter-server-proxy serves published ports
 ``GET  events``                             server-sent events: ``status`` frames, then ``docker``
                                             frames (one :class:`~dockernb.spec.events.Event` each)
 ``GET  containers`` / ``images``            ``{"containers": [...]}`` / ``{"images": [...]}``
@@ -164,7 +165,7 @@ class InfoHandler(BaseHandler):
 class ClientHandler(BaseHandler):
     @tornado.web.authenticated
     def get(self) -> None:
-        self.send_json({"command": self.ext.cli_command})
+        self.send_json({"command": self.ext.cli_command, "proxy": self.ext.proxy})
 
 
 class EventsHandler(BaseHandler):

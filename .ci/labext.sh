@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build the JupyterLab extension for CI and development (`make labext`), once per change:
+#   - `jlpm install --immutable` (the committed yarn.lock, exactly) only when package.json,
+#     yarn.lock or .yarnrc.yml changed since the last install (a stamp in node_modules); yarn's
+#     global cache (~/.yarn/berry/cache) makes a fresh clone's install a copy, not a download;
+#   - `jlpm build:prod` only when a source is newer than dockernb/jupyter/labextension;
+#   - links the build into .venv/share/jupyter/labextensions (what `pip install .` copies), so
+#     `jupyter labextension list` shows the current build.
+# `lint` instead runs the extension's own lint (tsc strict + eslint, type-aware).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$root/.venv/bin:$PATH"
+command -v jlpm >/dev/null || { echo "jlpm missing: .venv lacks the jupyter extra (make setup)" >&2; exit 1; }
+
+cd labextension
+stamp="node_modules/.dockernb-installed-$(cat package.json yarn.lock .yarnrc.yml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "[labext] jlpm install --immutable" >&2
+  start=$(date +%s)
+  jlpm install --immutable >/tmp/dockernb-jlpm-install.log 2>&1 || { tail -30 /tmp/dockernb-jlpm-install.log >&2; exit 1; }
+  rm -f node_modules/.dockernb-installed-*
+  touch "$stamp"
+  echo "[labext] installed in $(( $(date +%s) - start ))s" >&2
+fi
+
+if [ "${1:-build}" = lint ]; then
+  exec jlpm lint
+fi
+
+if ! python -c 'import hatch_build, sys; sys.exit(0 if hatch_build.up_to_date() else 1)'; then
+  echo "[labext] jlpm build:prod" >&2
+  jlpm build:prod >/tmp/dockernb-jlpm-build.log 2>&1 || { tail -30 /tmp/dockernb-jlpm-build.log >&2; exit 1; }
+fi
+
+out="$root/dockernb/jupyter/labextension"
+dest="$root/.venv/share/jupyter/labextensions/dockernb-labext"
+if [ "$(readlink "$dest" 2>/dev/null)" != "$out" ]; then
+  rm -rf "$dest"   # an editable install copies the build here; a link stays current
+  mkdir -p "$(dirname "$dest")"
+  ln -s "$out" "$dest"
+fi
