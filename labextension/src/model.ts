@@ -8,6 +8,7 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { humanSize } from './units';
 import { ApiError, IServerEvent, IStreamRecord, followEvents, postAPI, requestAPI, streamAPI } from './api';
 
 /** A container as the engine's `containers.list(all=True)` reports it (engine field names). */
@@ -79,7 +80,7 @@ export function describeRecord(record: IStreamRecord): string {
   const r = record as Record<string, unknown>;
   switch (record.kind) {
     case 'BuildContextSent':
-      return `Sending build context (${String(r.size)} bytes)`;
+      return `Sending build context to Docker daemon  ${humanSize(Number(r.size), 4)}`;
     case 'BuildStep':
       return `Step ${String(r.index)}/${String(r.total)} : ${String(r.text)}`;
     case 'BuildCacheHit':

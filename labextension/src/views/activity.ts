@@ -44,6 +44,7 @@ export class ActivityView extends Widget {
     const out = document.createElement('pre');
     out.className = 'dockernb-op-output';
     out.textContent = activity.lines.join('\n');
+    out.hidden = activity.lines.length === 0;
     details.append(summary, out);
     if (activity.message) {
       const error = document.createElement('div');

@@ -7,19 +7,8 @@ import { CommandRegistry } from '@lumino/commands';
 
 import { CommandIDs } from '../commands';
 import { DockerModel, IImageRecord, ISection } from '../model';
+import { humanSize } from '../units';
 import { button, SectionView } from './section';
-
-export function humanSize(bytes: number): string {
-  // docker's units: decimal, three significant digits
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${Number(value.toPrecision(3))}${units[unit]}`;
-}
 
 export class ImagesView extends SectionView<IImageRecord> {
   constructor(

@@ -1,0 +1,97 @@
+"""A JupyterLab with dockernb's extensions, and Debian's chromium driving it (root pass only)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.launcher import ARTIFACTS, Jupyter, jupyter
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+CELLS = [
+    '%%dockerfile -t web .\n# build a web image\nFROM nginx:latest\nRUN echo "hi" > /usr/share/nginx/html/index.html\n'
+    'EXPOSE 80\nCMD ["nginx", "-g", "daemon off;"]',
+    "FROM = 1\nprint(FROM)",
+]
+DOCKERFILE = '# a comment\nFROM busybox:latest\nRUN echo "hello" > /hi\nCMD ["cat", "/hi"]\n'
+
+
+def _notebook(cells: list[str]) -> dict[str, Any]:
+    return {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+                   "source": src} for i, src in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+
+
+def _require_setup() -> None:
+    # these are installed by `make test` (setup + labext); missing them is a failure, not a skip
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make setup does)")
+    built = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "dockernb-labext" / "package.json"
+    if not built.exists():
+        pytest.fail(f"the lab extension is not installed in this environment ({built}): run `make labext`")
+    pytest.importorskip("jupyterlab", reason="the jupyter extra is not installed")
+
+
+@pytest.fixture(scope="package")
+def lab() -> Iterator[Jupyter]:
+    _require_setup()
+    settings = {
+        # no "official Jupyter news?" toast over the screenshots
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+        # xterm keeps an accessible copy of the screen in the DOM: the tests read the terminal there
+        "@jupyterlab/terminal-extension:plugin": {"screenReaderMode": True},
+    }
+    with jupyter("lab", app="lab", args=["--LabApp.expose_app_in_browser=True"], lab_settings=settings) as server:
+        (server.root / "proj").mkdir()
+        (server.root / "proj" / "cells.ipynb").write_text(json.dumps(_notebook(CELLS)))
+        (server.root / "proj" / "app.Dockerfile").write_text(DOCKERFILE)
+        (server.root / "proj" / "Dockerfile").write_text(DOCKERFILE)
+        yield server
+
+
+@dataclass
+class Browser:
+    page: Any
+    #: uncaught exceptions in the page (a broken plugin shows up here first)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="package")
+def browser(lab: Jupyter) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="dockernb-test-chromium-")
+    try:
+        with sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1400, "height": 900})
+            try:
+                b = Browser(ctx.new_page())
+                b.page.on("pageerror", lambda exc: b.errors.append(str(exc)))
+                b.page.goto(f"{lab.url}/lab/tree/proj/cells.ipynb?reset&token={lab.token}")
+                b.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+                yield b
+            finally:
+                ctx.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
