@@ -101,12 +101,12 @@ class EventFeed:
     def subscribe(self, after: int | None = None) -> Subscription:
         """A new subscription: the current status, then the buffered events newer than ``after``
         (a ``Last-Event-ID``), then live events. Call it on the event loop."""
-        sub = Subscription(self._queue_size)
+        missed = [ev for ev in self._recent if ev.time_nano > after] if after is not None else []
+        # room for the replay on top of the usual backlog, so that catching up never overflows
+        sub = Subscription(self._queue_size + len(missed) + 1)
         sub.offer(self.status)
-        if after is not None:
-            for ev in self._recent:
-                if ev.time_nano > after:
-                    sub.offer(ev)
+        for ev in missed:
+            sub.offer(ev)
         if self._closed:
             sub.end()
             return sub
