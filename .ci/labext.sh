@@ -4,7 +4,7 @@
 #     yarn.lock or .yarnrc.yml changed since the last install (a stamp in node_modules); yarn's
 #     global cache (~/.yarn/berry/cache) makes a fresh clone's install a copy, not a download;
 #   - `jlpm build:prod` only when a source is newer than dockernb/jupyter/labextension;
-#   - links the build into .venv/share/jupyter/labextensions (what `pip install .` copies), so
+#   - copies the build into .venv/share/jupyter/labextensions (as `pip install .` does), so
 #     `jupyter labextension list` shows the current build.
 # `lint` instead runs the extension's own lint (tsc strict + eslint, type-aware).
 set -euo pipefail
@@ -35,8 +35,11 @@ fi
 
 out="$root/dockernb/jupyter/labextension"
 dest="$root/.venv/share/jupyter/labextensions/dockernb-labext"
-if [ "$(readlink "$dest" 2>/dev/null)" != "$out" ]; then
-  rm -rf "$dest"   # an editable install copies the build here; a link stays current
+# a copy, as `pip install .` makes (a link would let pip's uninstall of an editable install
+# delete files of the build itself, through the link)
+if ! diff -rq -x install.json "$out" "$dest" >/dev/null 2>&1 || [ -L "$dest" ]; then
+  rm -rf "$dest"
   mkdir -p "$(dirname "$dest")"
-  ln -s "$out" "$dest"
+  cp -r "$out" "$dest"
+  cp install.json "$dest/"
 fi
