@@ -44,7 +44,11 @@ def _require_setup() -> None:
     built = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "dockernb-labext" / "package.json"
     if not built.exists():
         pytest.fail(f"the lab extension is not installed in this environment ({built}): run `make labext`")
-    pytest.importorskip("jupyterlab", reason="the jupyter extra is not installed")
+    try:
+        import jupyterlab  # noqa: F401
+        import playwright  # noqa: F401
+    except ImportError as err:
+        pytest.fail(f"{err.name} is missing: pip install -e '.[jupyter,browser]' (make setup does)")
 
 
 @pytest.fixture(scope="package")

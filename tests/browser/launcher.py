@@ -122,7 +122,7 @@ def jupyter(
     try:
         deadline = time.monotonic() + 90
         while True:
-            if proc.poll() is not None:
+            if proc.poll() is not None:  # e.g. the jupyter extra is missing: the log says why
                 tail = log.read_text()[-3000:]
                 raise RuntimeError(f"jupyter {app} exited with {proc.returncode}; see {log}:\n{tail}")
             try:

@@ -18,10 +18,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("jupyter_server", reason="the jupyter extra is not installed (pip install -e .[jupyter])")
-
-from dockernb._version import __version__  # noqa: E402
-from tests.browser.launcher import Jupyter, jupyter  # noqa: E402
+from dockernb._version import __version__
+from tests.browser.launcher import Jupyter, jupyter
 
 API = "/dockernb/api/v1"
 
