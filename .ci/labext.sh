@@ -14,23 +14,26 @@ export PATH="$root/.venv/bin:$PATH"
 command -v jlpm >/dev/null || { echo "jlpm missing: .venv lacks the jupyter extra (make setup)" >&2; exit 1; }
 
 cd labextension
+log=$(mktemp -t dockernb-labext.XXXXXX)
+trap 'rm -f "$log"' EXIT
 stamp="node_modules/.dockernb-installed-$(cat package.json yarn.lock .yarnrc.yml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "[labext] jlpm install --immutable" >&2
   start=$(date +%s)
-  jlpm install --immutable >/tmp/dockernb-jlpm-install.log 2>&1 || { tail -30 /tmp/dockernb-jlpm-install.log >&2; exit 1; }
+  jlpm install --immutable >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
   rm -f node_modules/.dockernb-installed-*
   touch "$stamp"
   echo "[labext] installed in $(( $(date +%s) - start ))s" >&2
 fi
 
 if [ "${1:-build}" = lint ]; then
-  exec jlpm lint
+  jlpm lint
+  exit
 fi
 
 if ! python -c 'import hatch_build, sys; sys.exit(0 if hatch_build.up_to_date() else 1)'; then
   echo "[labext] jlpm build:prod" >&2
-  jlpm build:prod >/tmp/dockernb-jlpm-build.log 2>&1 || { tail -30 /tmp/dockernb-jlpm-build.log >&2; exit 1; }
+  jlpm build:prod >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
 fi
 
 out="$root/dockernb/jupyter/labextension"
