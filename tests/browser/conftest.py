@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,24 +75,41 @@ class Browser:
 
 
 @pytest.fixture(scope="package")
-def browser(lab: Jupyter) -> Iterator[Browser]:
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright (which downloads no browser of its own)."""
+    _require_setup()
     from playwright.sync_api import sync_playwright
 
-    profile = tempfile.mkdtemp(prefix="dockernb-test-chromium-")
+    with sync_playwright() as p:
+        # launch() keeps its profile in a temporary directory of its own and removes it on close
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def open_lab(chromium: Any, lab: Jupyter, path: str) -> Iterator[Browser]:
+    """A fresh browser context on ``lab``, at ``/lab/tree/<path>``, ready (kernel idle or lab started)."""
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 900})
     try:
-        with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1400, "height": 900})
-            try:
-                b = Browser(ctx.new_page())
-                b.page.on("pageerror", lambda exc: b.errors.append(str(exc)))
-                b.page.goto(f"{lab.url}/lab/tree/proj/cells.ipynb?reset&token={lab.token}")
-                b.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-                yield b
-            finally:
-                ctx.close()
+        b = Browser(ctx.new_page())
+        b.page.on("pageerror", lambda exc: b.errors.append(str(exc)))
+        where = f"/lab/tree/{path}" if path else "/lab"
+        b.page.goto(f"{lab.url}{where}?reset&token={lab.token}")
+        b.page.wait_for_function("!!window.jupyterapp", timeout=90_000)
+        b.page.evaluate("window.jupyterapp.restored.then(() => true)")
+        yield b
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        ctx.close()
+
+
+@pytest.fixture(scope="package")
+def browser(chromium: Any, lab: Jupyter) -> Iterator[Browser]:
+    with open_lab(chromium, lab, "proj/cells.ipynb") as b:
+        b.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        yield b
 
 
 def shot(page: Any, name: str) -> None:

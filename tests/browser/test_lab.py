@@ -35,6 +35,7 @@ def open_doc(page: Any, path: str) -> None:
 
 def test_sidebar_shows_the_engine(browser: Browser, lab: Jupyter) -> None:
     page = browser.page
+    page.wait_for_selector(".jp-SideBar [data-id='dockernb-sidebar']")
     page.click(".jp-SideBar [data-id='dockernb-sidebar']")
     page.wait_for_selector("#dockernb-sidebar:visible")
     version = lab.api(f"{API}/version")[1]
