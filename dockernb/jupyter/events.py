@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockernb.errors import DockernbError
 from dockernb.jupyter.records import EventSource
 from dockernb.spec.events import Event
 
@@ -141,6 +142,9 @@ class EventFeed:
                     return
                 self._hand_over(self.publish, ev)
             status = FeedStatus(False, "the engine's event feed ended; the sidebar refreshes on request")
+        except DockernbError as err:  # e.g. a capability this machine lacks: the message says which
+            log.info("dockernb: the engine's event feed stopped: %s", err)
+            status = FeedStatus(False, f"the engine's event feed failed: {err}")
         except Exception as err:  # the feed is best effort: report it, keep serving the API
             log.exception("dockernb: the engine's event feed failed")
             status = FeedStatus(False, f"the engine's event feed failed: {err}")

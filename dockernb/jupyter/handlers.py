@@ -1,7 +1,8 @@
 """The sidebar's HTTP API under ``/dockernb/api/v1`` (layer L8).
 
-Every route needs a logged-in Jupyter user (``@tornado.web.authenticated``); POSTs are also
-XSRF-checked by jupyter_server (the lab sends the token or the ``_xsrf`` cookie's value).
+Every route needs a logged-in Jupyter user (``@tornado.web.authenticated``) whom the server's
+authorizer lets read (GET) or write (POST) the ``dockernb`` resource; POSTs are also XSRF-checked
+by jupyter_server (the lab sends the token or the ``_xsrf`` cookie's value).
 Engine calls block, so they run in the extension's thread pool, never on the event loop.
 
 ==========================================  =========================================================
@@ -33,6 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.iostream import StreamClosedError
 
@@ -66,6 +68,9 @@ def sse_frame(item: Event | FeedStatus) -> str:
 
 class BaseHandler(APIHandler):
     """JSON in and out, engine calls in the pool, DockernbError -> its status and message."""
+
+    #: what a Jupyter authorizer (JupyterHub's scopes...) is asked about: GET reads, POST writes
+    auth_resource = "dockernb"
 
     @property
     def ext(self) -> DockernbJupyter:
@@ -152,18 +157,21 @@ def _close(it: Iterator[object]) -> None:
 
 class VersionHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         self.send_json(to_json(await self.on_engine(lambda e: e.system.version())))
 
 
 class InfoHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         self.send_json(to_json(await self.on_engine(lambda e: e.system.info())))
 
 
 class ClientHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     def get(self) -> None:
         self.send_json({"command": self.ext.cli_command, "proxy": self.ext.proxy})
 
@@ -185,6 +193,7 @@ class EventsHandler(BaseHandler):
             raise InvalidArgument(f"invalid event id: {raw!r}") from err
 
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         after = self._after()
         feed = self.ext.feed
@@ -219,6 +228,7 @@ class EventsHandler(BaseHandler):
 
 class ContainersHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         def run(engine: Engine) -> Any:
             return to_json(containers(engine).list(all=True))
@@ -228,6 +238,7 @@ class ContainersHandler(BaseHandler):
 
 class ContainerActionHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def post(self, name: str, action: str) -> None:
         body = self.json_body()
         force = bool(body.get("force", False))
@@ -246,6 +257,7 @@ class ContainerActionHandler(BaseHandler):
 
 class ImagesHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         def run(engine: Engine) -> Any:
             return to_json(images(engine).list())
@@ -262,6 +274,7 @@ def _ref(body: dict[str, Any]) -> str:
 
 class PullHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def post(self) -> None:
         ref = _ref(self.json_body())
         svc = await self.on_engine(images)
@@ -270,6 +283,7 @@ class PullHandler(BaseHandler):
 
 class ImageRemoveHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def post(self) -> None:
         body = self.json_body()
         ref, force = _ref(body), bool(body.get("force", False))
@@ -279,6 +293,7 @@ class ImageRemoveHandler(BaseHandler):
 
 class BuildHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def post(self) -> None:
         body = self.json_body()
         tags = body.get("tags", [])
@@ -294,6 +309,7 @@ class BuildHandler(BaseHandler):
 
 class PruneHandler(BaseHandler):
     @tornado.web.authenticated
+    @authorized
     async def post(self) -> None:
         def run(engine: Engine) -> dict[str, Any]:
             done: dict[str, Any] = {}

@@ -167,3 +167,17 @@ class FakeEngine:
 
 def make_engine() -> FakeEngine:
     return FakeEngine()
+
+
+def _authorizer_base() -> type:
+    from jupyter_server.auth.authorizer import Authorizer
+
+    return Authorizer
+
+
+class ReadOnlyOnRequest(_authorizer_base()):  # type: ignore[misc]
+    """Refuses writes to the dockernb resource for requests that carry X-Test-Read-Only (like a hub scope)."""
+
+    def is_authorized(self, handler: object, user: object, action: str, resource: str) -> bool:
+        headers = handler.request.headers  # type: ignore[attr-defined]
+        return not (resource == "dockernb" and action == "write" and headers.get("X-Test-Read-Only"))

@@ -33,7 +33,8 @@ def real() -> Iterator[Jupyter]:
 @pytest.fixture(scope="module")
 def fake() -> Iterator[Jupyter]:
     args = ["--DockernbJupyter.engine_factory=tests.integration.jupyter_fake:make_engine",
-            "--DockernbJupyter.heartbeat=0.5"]
+            "--DockernbJupyter.heartbeat=0.5",
+            "--ServerApp.authorizer_class=tests.integration.jupyter_fake.ReadOnlyOnRequest"]
     with jupyter("jupyter-server-fake", args=args) as server:
         yield server
 
@@ -215,6 +216,15 @@ def test_pull_streams_progress_and_failures(fake: Jupyter) -> None:
     assert lines(body)[-1] == {"kind": "error", "message": "manifest for broken:1 is corrupt", "status": 502}
     assert fake.api(f"{API}/images/pull", method="POST", body={"ref": " "}) == (
         400, {"message": "an image reference is required (for example busybox:latest)"})
+
+
+def test_the_servers_authorizer_decides(fake: Jupyter) -> None:
+    read_only = {"X-Test-Read-Only": "1"}
+    assert fake.api(f"{API}/containers", headers=read_only)[0] == 200
+    for path in ("containers/web/stop", "images/pull", "build", "prune"):
+        status, body = fake.api(f"{API}/{path}", method="POST", body={"ref": "x"}, headers=read_only)
+        assert (status, body["message"]) == (403, "User is not authorized to write on resource: dockernb."), path
+    assert fake.api(f"{API}/containers", headers=read_only)[1]["containers"][0]["state"] == "running"
 
 
 def test_image_remove_and_prune(fake: Jupyter) -> None:
