@@ -36,7 +36,7 @@ test: lint test-root test-rootless
 demo: kit
 	@env $(KITENV) $(PY) -m dockernb.demo
 
-lab: kit
+lab: kit labext
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || .venv/bin/pip install -q jupyterlab
 	@env $(KITENV) $(PY) -m dockernb.demo --lab
 
