@@ -5,7 +5,7 @@ PY      := .venv/bin/python
 KITENV   = $(shell $(PY) -m dockernb.labkit env 2>/dev/null | sed 's/^export //')
 PYTEST_ARGS ?=
 
-.PHONY: setup kit demo test lint unit test-root test-rootless lab bench clean kit-down
+.PHONY: setup kit demo test lint unit test-root test-rootless lab bench clean kit-down labext
 
 setup:
 	@bash .ci/setup.sh
@@ -17,8 +17,13 @@ lint: setup
 	$(PY) -m ruff check dockernb tests bench
 	$(PY) -m mypy
 	.venv/bin/lint-imports
+	@bash .ci/labext.sh lint
 
-test-root: kit
+# the JupyterLab extension, built once per change (the browser tests need it)
+labext: setup
+	@bash .ci/labext.sh
+
+test-root: kit labext
 	@mkdir -p tests/artifacts
 	env $(KITENV) $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -31,7 +36,7 @@ test: lint test-root test-rootless
 demo: kit
 	@env $(KITENV) $(PY) -m dockernb.demo
 
-lab: kit
+lab: kit labext
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || .venv/bin/pip install -q jupyterlab
 	@env $(KITENV) $(PY) -m dockernb.demo --lab
 
@@ -42,4 +47,4 @@ kit-down:
 	@$(PY) -m dockernb.labkit down
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts labextension/node_modules labextension/lib dockernb/jupyter/labextension

@@ -15,11 +15,15 @@ Build records, in the order a classic ``docker build`` prints them::
     BuildWarning         [Warning] One or more build-args [FOO] were not consumed
     BuildDone            Successfully built 9f8e7d6c5b4a
     BuildTagged          Successfully tagged web:latest
+
+Object events, one per ``docker events`` line, are :class:`Event` records (the engine's
+``system.events`` feed; the Jupyter sidebar and the API server's ``/events`` consume them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "BuildTagged",
     "BuildTriggers",
     "BuildWarning",
+    "Event",
     "Stream",
 ]
 
@@ -129,3 +134,23 @@ BuildEvent = (
     | BuildDone
     | BuildTagged
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Something happened to an object, like one line of ``docker events``.
+
+    ``type`` is docker's object type (``container``, ``image``, ``network``, ``volume``,
+    ``builder``), ``action`` docker's verb (``create``, ``start``, ``die``, ``destroy``, ``pull``,
+    ``tag``, ``untag``, ``delete``; ``exec_start: sh`` carries its detail after a colon),
+    ``actor_id`` the object's id (a container's 64 hex, an image's ``sha256:...`` or reference),
+    ``attributes`` docker's Actor.Attributes (``name``, ``image``, ``exitCode``, labels...),
+    ``time_nano`` when it happened (ns since the epoch; unique and increasing within one feed).
+    """
+
+    type: str
+    action: str
+    actor_id: str
+    time_nano: int
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    scope: str = "local"

@@ -1,0 +1,113 @@
+"""What the sidebar's API sends: engine records as JSON, and the engine services it looks for (layer L8).
+
+The sidebar speaks the engine's own vocabulary, not the Docker Engine API's wire shapes: a record
+(a dataclass of the engine or of ``dockernb.spec``) becomes a JSON object with the same field
+names. Long operations stream one record per line, tagged with its class name in ``kind``.
+
+The container and image services arrive with their issues; until then :func:`service` answers
+with an honest 501 that names what is missing, and the sidebar shows that sentence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, cast
+
+from dockernb.errors import NotSupported
+from dockernb.spec.events import Event
+
+__all__ = [
+    "ContainerService",
+    "EventSource",
+    "ImageService",
+    "containers",
+    "events_source",
+    "images",
+    "stream_record",
+    "to_json",
+]
+
+
+def to_json(value: object) -> Any:
+    """``value`` as plain JSON data: dataclasses by field, enums by value, paths and times as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return to_json(value.value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, Iterable):
+        return [to_json(v) for v in value]
+    return str(value)
+
+
+def stream_record(record: object) -> dict[str, Any]:
+    """One line of a streamed operation: the record's fields plus ``kind`` (its class name)."""
+    data = to_json(record)
+    if not isinstance(data, dict):
+        data = {"value": data}
+    return {"kind": type(record).__name__, **data}
+
+
+class ContainerService(Protocol):
+    """What the sidebar calls on ``engine.containers`` (docker-py's high-level names)."""
+
+    def list(self, *, all: bool = False) -> Sequence[object]: ...  # noqa: A002 (docker's flag)
+    def start(self, name: str) -> object: ...
+    def stop(self, name: str) -> object: ...
+    def restart(self, name: str) -> object: ...
+    def remove(self, name: str, *, force: bool = False) -> object: ...
+    def prune(self) -> object: ...
+
+
+class ImageService(Protocol):
+    """What the sidebar calls on ``engine.images``; ``pull`` yields progress records as it goes."""
+
+    def list(self) -> Sequence[object]: ...
+    def pull(self, ref: str) -> Iterable[object]: ...
+    def remove(self, ref: str, *, force: bool = False) -> object: ...
+    def prune(self) -> object: ...
+
+
+class EventSource(Protocol):
+    """``engine.system.events``: blocks, yielding each :class:`Event` as it happens, for ever."""
+
+    def __call__(self, *, since: int | None = None, filters: Mapping[str, Sequence[str]] | None = None) -> Iterator[
+        Event
+    ]: ...
+
+
+def _service(engine: object, noun: str) -> object:
+    svc = getattr(engine, noun, None)
+    if svc is None:
+        raise NotSupported(f"this dockernb engine has no {noun[:-1]} service yet")
+    return svc
+
+
+def containers(engine: object) -> ContainerService:
+    """``engine.containers``, or NotSupported saying the engine has none yet."""
+    return cast(ContainerService, _service(engine, "containers"))
+
+
+def images(engine: object) -> ImageService:
+    """``engine.images``, or NotSupported saying the engine has none yet."""
+    return cast(ImageService, _service(engine, "images"))
+
+
+def events_source(engine: object) -> EventSource | None:
+    """The engine's event feed (``engine.system.events``), or None while the engine has none."""
+    system = getattr(engine, "system", None)
+    events = getattr(system, "events", None)
+    return cast(EventSource, events) if callable(events) else None

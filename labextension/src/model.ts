@@ -1,0 +1,317 @@
+/**
+ * The sidebar's state: the engine's containers and images, the live-updates status and the
+ * operations in progress. Views render it; it changes only through its methods, and says so
+ * through `changed`.
+ *
+ * Lists refresh when the engine reports an event for their type (the server's events stream),
+ * when the stream (re)connects, and when the user asks; never on a timer.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { humanSize } from './units';
+import { ApiError, IServerEvent, IStreamRecord, followEvents, postAPI, requestAPI, streamAPI } from './api';
+
+/** A container as the engine's `containers.list(all=True)` reports it (engine field names). */
+export interface IContainerRecord {
+  id: string;
+  name: string;
+  image: string;
+  /** docker's State.Status: created, running, paused, restarting, exited, dead */
+  state: string;
+  /** docker's human status ("Up 3 minutes"), when the engine gives one */
+  status?: string;
+  ports?: IPortRecord[];
+  [field: string]: unknown;
+}
+
+export interface IPortRecord {
+  container_port: number;
+  protocol?: string;
+  host_ip?: string;
+  host_port?: number | null;
+}
+
+/** An image as the engine's `images.list()` reports it. */
+export interface IImageRecord {
+  id: string;
+  tags: string[];
+  size?: number;
+  created?: string;
+  [field: string]: unknown;
+}
+
+/** One list of the sidebar: its items, or why there are none. */
+export interface ISection<T> {
+  items: T[];
+  /** the server's message when the list could not be read (e.g. the engine has no such service yet) */
+  error: string | null;
+  loaded: boolean;
+}
+
+/** The events stream: connected to the server, and whether engine events flow through it. */
+export interface ILiveStatus {
+  connected: boolean;
+  live: boolean;
+  message: string;
+}
+
+/** A pull, build or prune, with the lines it produced (shown in the sidebar's activity section). */
+export interface IActivity {
+  id: number;
+  title: string;
+  state: 'running' | 'done' | 'failed';
+  lines: string[];
+  message: string;
+}
+
+/** How this server's terminals run the CLI, and whether published ports go through jupyter-server-proxy. */
+export interface IClientInfo {
+  command: string;
+  proxy: boolean;
+}
+
+export type ContainerAction = 'start' | 'stop' | 'restart' | 'remove';
+
+const MAX_ACTIVITIES = 5;
+const MAX_LINES = 200;
+
+/** A build or pull record as one line of text, the way docker's CLI prints it. */
+export function describeRecord(record: IStreamRecord): string {
+  const r = record as Record<string, unknown>;
+  switch (record.kind) {
+    case 'BuildContextSent':
+      return `Sending build context to Docker daemon  ${humanSize(Number(r.size), 4)}`;
+    case 'BuildStep':
+      return `Step ${String(r.index)}/${String(r.total)} : ${String(r.text)}`;
+    case 'BuildCacheHit':
+      return ' ---> Using cache';
+    case 'BuildContainer':
+      return r.removed
+        ? `Removing intermediate container ${String(r.container_id).slice(0, 12)}`
+        : ` ---> Running in ${String(r.container_id).slice(0, 12)}`;
+    case 'BuildOutput':
+    case 'BuildWarning':
+      return String(r.text).replace(/\n$/, '');
+    case 'BuildStepDone':
+      return ` ---> ${String(r.image_id).replace(/^sha256:/, '').slice(0, 12)}`;
+    case 'BuildDone':
+      return `Successfully built ${String(r.image_id).replace(/^sha256:/, '').slice(0, 12)}`;
+    case 'BuildTagged':
+      return `Successfully tagged ${String(r.name)}`;
+    default: {
+      const { kind, ...rest } = record;
+      return `${kind} ${JSON.stringify(rest)}`;
+    }
+  }
+}
+
+export class DockerModel {
+  readonly containers: ISection<IContainerRecord> = { items: [], error: null, loaded: false };
+  readonly images: ISection<IImageRecord> = { items: [], error: null, loaded: false };
+  readonly live: ILiveStatus = { connected: false, live: false, message: 'connecting…' };
+  readonly activities: IActivity[] = [];
+  /** the engine's version record (GET version), once read */
+  version: Record<string, unknown> | null = null;
+  /** GET client, once read */
+  client: IClientInfo = { command: 'dockernb', proxy: false };
+  /** why the engine could not be read (its configuration, the server extension missing...) */
+  engineError: string | null = null;
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Read everything once, then follow the events stream (reconnecting) until disposed. */
+  start(): void {
+    void this._readClient();
+    void this.refresh();
+    void this._follow();
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    this._abort.abort();
+    Signal.clearData(this);
+  }
+
+  async refresh(): Promise<void> {
+    await Promise.all([this._readVersion(), this.refreshContainers(), this.refreshImages()]);
+  }
+
+  async refreshContainers(): Promise<void> {
+    await this._read(this.containers, async () =>
+      (await requestAPI<{ containers: IContainerRecord[] }>('containers')).containers
+    );
+  }
+
+  async refreshImages(): Promise<void> {
+    await this._read(this.images, async () => (await requestAPI<{ images: IImageRecord[] }>('images')).images);
+  }
+
+  /** start/stop/restart/remove a container; the error, if any, is thrown for the caller to show. */
+  async containerAction(name: string, action: ContainerAction, force = false): Promise<void> {
+    await postAPI(`containers/${encodeURIComponent(name)}/${action}`, { force });
+    if (!this.live.live) {
+      await this.refreshContainers();
+    }
+  }
+
+  async removeImage(ref: string, force = false): Promise<void> {
+    await postAPI('images/remove', { ref, force });
+    if (!this.live.live) {
+      await this.refreshImages();
+    }
+  }
+
+  pull(ref: string): Promise<IActivity> {
+    return this._operation(`pull ${ref}`, activity =>
+      streamAPI('images/pull', { ref }, record => this._line(activity, describeRecord(record)))
+    );
+  }
+
+  /** Build the Dockerfile at `path` (a path of the file browser); its directory is the context. */
+  build(path: string, tags: string[]): Promise<IActivity> {
+    const title = `build ${path}${tags.length ? ` -t ${tags.join(' -t ')}` : ''}`;
+    return this._operation(title, activity =>
+      streamAPI('build', { path, tags }, record => this._line(activity, describeRecord(record)))
+    );
+  }
+
+  prune(): Promise<IActivity> {
+    return this._operation('prune', async activity => {
+      const result = await postAPI<Record<string, unknown>>('prune');
+      this._line(activity, JSON.stringify(result ?? {}));
+    });
+  }
+
+  private async _operation(title: string, run: (activity: IActivity) => Promise<void>): Promise<IActivity> {
+    const activity: IActivity = { id: ++this._lastActivity, title, state: 'running', lines: [], message: '' };
+    this.activities.unshift(activity);
+    this.activities.splice(MAX_ACTIVITIES);
+    this._changed.emit();
+    try {
+      await run(activity);
+      activity.state = 'done';
+    } catch (error) {
+      activity.state = 'failed';
+      activity.message = error instanceof Error ? error.message : String(error);
+    }
+    this._changed.emit();
+    if (!this.live.live) {
+      void this.refreshContainers();
+      void this.refreshImages();
+    }
+    return activity;
+  }
+
+  private _line(activity: IActivity, line: string): void {
+    activity.lines.push(line);
+    activity.lines.splice(0, Math.max(0, activity.lines.length - MAX_LINES));
+    this._changed.emit();
+  }
+
+  private async _readClient(): Promise<void> {
+    try {
+      this.client = await requestAPI<IClientInfo>('client');
+      this._changed.emit();
+    } catch {
+      // keep the default: `dockernb` on the terminal's PATH, ports linked directly
+    }
+  }
+
+  private async _readVersion(): Promise<void> {
+    try {
+      this.version = await requestAPI<Record<string, unknown>>('version');
+      this.engineError = null;
+    } catch (error) {
+      this.version = null;
+      this.engineError = error instanceof Error ? error.message : String(error);
+    }
+    this._changed.emit();
+  }
+
+  private async _read<T>(section: ISection<T>, read: () => Promise<T[]>): Promise<void> {
+    try {
+      section.items = await read();
+      section.error = null;
+    } catch (error) {
+      section.items = [];
+      section.error = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+    }
+    section.loaded = true;
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private async _follow(): Promise<void> {
+    let delay = 1000;
+    while (!this._disposed) {
+      try {
+        await followEvents(event => this._onEvent(event), this._abort.signal, this._lastEventId);
+        delay = 1000; // the server ended the stream (e.g. we fell behind): reconnect soon
+      } catch (error) {
+        if (this._disposed) {
+          return;
+        }
+        this.live.message = error instanceof Error ? error.message : String(error);
+        delay = Math.min(delay * 2, 30000);
+      }
+      this.live.connected = false;
+      this._changed.emit();
+      await new Promise(resolve => setTimeout(resolve, delay));
+    }
+  }
+
+  private _onEvent(event: IServerEvent): void {
+    if (event.event === 'status') {
+      const status = JSON.parse(event.data) as { live: boolean; message: string };
+      const reconnected = !this.live.connected;
+      this.live.connected = true;
+      this.live.live = status.live;
+      this.live.message = status.message;
+      this._changed.emit();
+      if (reconnected && this._everConnected) {
+        void this.refresh(); // events may have been missed while the stream was down
+      }
+      this._everConnected = true;
+      return;
+    }
+    if (event.event !== 'docker') {
+      return;
+    }
+    if (event.id) {
+      this._lastEventId = event.id;
+    }
+    const record = JSON.parse(event.data) as { type?: string };
+    if (record.type === 'container') {
+      this._soon('containers', () => this.refreshContainers());
+    } else if (record.type === 'image') {
+      this._soon('images', () => this.refreshImages());
+    }
+  }
+
+  /** Coalesce a burst of events (a `run` is create + attach + start) into one refresh. */
+  private _soon(key: string, fn: () => Promise<void>): void {
+    if (this._pending.has(key)) {
+      return;
+    }
+    this._pending.add(key);
+    setTimeout(() => {
+      this._pending.delete(key);
+      void fn();
+    }, 150);
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _abort = new AbortController();
+  private _disposed = false;
+  private _everConnected = false;
+  private _lastEventId: string | null = null;
+  private _lastActivity = 0;
+  private _pending = new Set<string>();
+}

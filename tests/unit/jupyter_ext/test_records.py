@@ -1,0 +1,89 @@
+"""Engine records as the sidebar's JSON, and the honest answer for services the engine lacks."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from dockernb.engine import Engine
+from dockernb.errors import NotSupported
+from dockernb.jupyter.records import containers, events_source, images, stream_record, to_json
+from dockernb.spec.events import BuildStep, Event
+
+pytestmark = pytest.mark.rootless
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Inner:
+    name: str
+    ok: bool
+
+
+@dataclass
+class Outer:
+    path: Path
+    when: datetime.datetime
+    color: Color
+    items: tuple[Inner, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b"caf\xc3\xa9"
+    nothing: None = None
+
+
+def test_to_json_follows_the_fields() -> None:
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    value = Outer(Path("/var/lib/dockernb"), when, Color.RED, (Inner("a", True),), {"k": "v"})
+    assert to_json(value) == {
+        "path": "/var/lib/dockernb",
+        "when": "2026-01-02T03:04:05+00:00",
+        "color": "red",
+        "items": [{"name": "a", "ok": True}],
+        "labels": {"k": "v"},
+        "raw": "café",
+        "nothing": None,
+    }
+
+
+def test_stream_records_carry_their_kind() -> None:
+    assert stream_record(BuildStep(index=1, total=2, text="FROM busybox")) == {
+        "kind": "BuildStep", "index": 1, "total": 2, "text": "FROM busybox", "stage": 0}
+    assert stream_record("plain") == {"kind": "str", "value": "plain"}
+
+
+def test_events_serialise_with_their_attributes() -> None:
+    ev = Event(type="container", action="start", actor_id="a" * 64, time_nano=5, attributes={"name": "web"})
+    assert to_json(ev) == {"type": "container", "action": "start", "actor_id": "a" * 64, "time_nano": 5,
+                           "attributes": {"name": "web"}, "scope": "local"}
+
+
+def test_an_engine_without_the_services_says_which_is_missing(tmp_path: Path) -> None:
+    engine = Engine.from_env({"DOCKERNB_ROOT": str(tmp_path)})
+    with pytest.raises(NotSupported, match="^this dockernb engine has no container service yet$"):
+        containers(engine)
+    with pytest.raises(NotSupported, match="^this dockernb engine has no image service yet$"):
+        images(engine)
+    # and no event feed yet: the sidebar is told so rather than shown a fake one
+    assert events_source(engine) is None
+
+
+def test_services_and_feed_are_found_when_present() -> None:
+    class System:
+        def events(self, *, since: int | None = None, filters: object = None) -> list[Event]:
+            return []
+
+    class WithAll:
+        system = System()
+        containers = object()
+        images = object()
+
+    engine = WithAll()
+    assert containers(engine) is engine.containers and images(engine) is engine.images
+    assert events_source(engine) == engine.system.events
