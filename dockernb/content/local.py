@@ -238,6 +238,16 @@ class LocalWriter:
     def digest(self) -> Digest:
         return Digest(self._hash.name, self._hash.hexdigest())
 
+    def hash_state(self) -> hashlib._Hash:
+        """A copy of the running hash of the bytes written so far (to resume a verified download there)."""
+        return self._hash.copy()
+
+    def open_written(self) -> _Limited:
+        """A reader over the bytes written so far (a resumed pull replays them into its extraction)."""
+        fd = os.open(self._dir / "data", os.O_RDONLY | os.O_CLOEXEC)
+        f = os.fdopen(fd, "rb")
+        return _Limited(f, self._offset)
+
     def truncate(self, size: int) -> None:
         os.ftruncate(self._fd, size)
         self._hash = hashlib.new(self._hash.name)
@@ -288,6 +298,31 @@ class LocalWriter:
         self._lock.release()
 
     def __enter__(self) -> LocalWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Limited:
+    """A read-only view of the first ``limit`` bytes of a file (the part of an ingest written so far)."""
+
+    def __init__(self, f: BinaryIO, limit: int) -> None:
+        self._f = f
+        self._left = limit
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(want)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> _Limited:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,6 +16,7 @@ from dockernb.engine.system import SystemService
 
 if TYPE_CHECKING:
     from dockernb.engine.builds import BuildService
+    from dockernb.engine.images import ImageService
 
 __all__ = ["Engine", "from_env"]
 
@@ -35,6 +36,12 @@ class Engine:
 
         return BuildService(self.config)
 
+    @cached_property
+    def images(self) -> ImageService:
+        from dockernb.engine.images import ImageService
+
+        return ImageService(self.config)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Engine:
         """An engine configured from the environment and the daemon.json file (see dockernb.config)."""
@@ -42,6 +49,8 @@ class Engine:
 
     def close(self) -> None:
         """Release what the engine holds; containers keep running (their monitors own them)."""
+        if "images" in self.__dict__:
+            self.images.close()
 
     def __enter__(self) -> Engine:
         return self

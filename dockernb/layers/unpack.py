@@ -107,18 +107,20 @@ class UnpackResult:
     applied: bool
     size: int = 0
     notes: tuple[str, ...] = ()
+    #: bytes of file content in the layer (docker's layer size); see ApplyResult.content_size
+    content_size: int = 0
 
 
 def _result_to_json(r: ApplyResult) -> dict[str, object]:
     return {"diff_id": str(r.diff_id), "compressed_size": r.compressed_size, "size": r.size, "entries": r.entries,
-            "notes": list(r.notes)}
+            "notes": list(r.notes), "content_size": r.content_size}
 
 
 def _result_from_json(d: dict[str, object]) -> ApplyResult:
     notes = d["notes"]
     assert isinstance(notes, list)
     return ApplyResult(Digest.parse(str(d["diff_id"])), int(str(d["compressed_size"])), int(str(d["size"])),
-                       int(str(d["entries"])), tuple(str(n) for n in notes))
+                       int(str(d["entries"])), tuple(str(n) for n in notes), int(str(d.get("content_size", 0))))
 
 
 def _apply_in_userns(
@@ -251,7 +253,8 @@ def unpack_layer(
             snapshotter.commit(chain, key, labels=labels)
         except SnapshotExists:
             snapshotter.remove(key)  # someone else unpacked the same chain meanwhile: theirs stands
-            return UnpackResult(chain, res.diff_id, applied=False, size=res.size, notes=res.notes)
+            return UnpackResult(chain, res.diff_id, applied=False, size=res.size, notes=res.notes,
+                                content_size=res.content_size)
     except BaseException as err:
         try:
             snapshotter.remove(key)
@@ -259,4 +262,5 @@ def unpack_layer(
             err.add_note(f"removing the partial snapshot {key} failed too: {cleanup}")
         raise
     log.debug("unpacked %s as %s (%d bytes)", res.diff_id, chain, res.size)
-    return UnpackResult(chain, res.diff_id, applied=True, size=res.size, notes=res.notes)
+    return UnpackResult(chain, res.diff_id, applied=True, size=res.size, notes=res.notes,
+                        content_size=res.content_size)
