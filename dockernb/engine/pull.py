@@ -169,6 +169,13 @@ class _Pull:
                 if self.cancel.wait(0.05) or time.monotonic() > deadline:
                     raise _Cancelled() from None
 
+    def _keep(self, writer: LocalWriter) -> None:
+        """An interrupted download: its bytes stay for the next pull to resume (an empty one goes)."""
+        if writer.offset == 0:
+            self._discard(writer)
+        else:
+            writer.close()
+
     def _discard(self, writer: LocalWriter) -> None:
         """A blob that failed verification: nothing of it may stay (not even for a resume)."""
         ref = writer.ref
@@ -224,7 +231,7 @@ class _Pull:
                 self._discard(writer)
                 raise
             except BaseException:
-                writer.close()  # the partial ingest stays, for the next pull to resume
+                self._keep(writer)
                 raise
         self.emit(LayerStatus.VERIFYING, layer)
         self.emit(LayerStatus.DOWNLOADED, layer)
@@ -267,7 +274,7 @@ class _Pull:
             raise
         except BaseException:
             tee.close()
-            writer.close()
+            self._keep(writer)
             raise
         tee.close()
         if res.applied:

@@ -58,9 +58,11 @@ def _filter(value: str) -> tuple[object, str | None]:
     return (name.strip().lower(), val.strip()), None
 
 
-def _filters(p: DockerParser, help_text: str = "Filter output based on conditions provided") -> None:
-    p.add_argument("-f", "--filter", dest="filters", action=_Checked, check=_filter, flag_names="-f, --filter",
-                   default=[], help=help_text)  # fmt: skip
+def _filters(p: DockerParser, help_text: str = "Filter output based on conditions provided", *,
+             short: bool = True) -> None:  # fmt: skip
+    flags = ("-f", "--filter") if short else ("--filter",)
+    p.add_argument(*flags, dest="filters", action=_Checked, check=_filter, flag_names=", ".join(flags), default=[],
+                   help=help_text)  # fmt: skip
 
 
 def _positional(p: DockerParser) -> None:
@@ -157,7 +159,7 @@ def _import(p: DockerParser) -> None:
 
 def _prune(p: DockerParser) -> None:
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
-    _filters(p, "Provide filter values (e.g. 'until=<timestamp>')")
+    _filters(p, "Provide filter values (e.g. 'until=<timestamp>')", short=False)
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     _positional(p)
 
