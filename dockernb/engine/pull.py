@@ -20,6 +20,7 @@ progress messages, from the worker threads through a queue that the caller's ite
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import threading
@@ -32,6 +33,8 @@ from dockernb.errors import (
     DigestMismatch,
     DockernbError,
     IngestLocked,
+    InvalidLayer,
+    NoSpaceLeft,
     NoSuchContent,
     VerificationFailed,
 )
@@ -82,6 +85,15 @@ class _Layer:
         return self.desc.digest.short
 
 
+def _write(writer: LocalWriter, data: bytes | memoryview, svc: ImageService) -> None:
+    try:
+        writer.write(data)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise NoSpaceLeft(str(svc.layout.ingest)) from err
+        raise
+
+
 class _Tee:
     """The stream ``unpack_layer`` reads while downloading: the ingest's bytes first (on resume), then
     the network's, each network chunk appended to the ingest as it passes."""
@@ -111,7 +123,7 @@ class _Tee:
             self.reader = self._open()
         data = self.reader.read(n if n > 0 else _CHUNK)
         if data:
-            self.writer.write(data)
+            _write(self.writer, data, self.pull.svc)
             done = self.writer.offset
             if done - self.reported >= _REPORT_EVERY or done == self.layer.desc.size:
                 self.reported = done
@@ -222,13 +234,13 @@ class _Pull:
                     while n := reader.readinto(buf):
                         if self.cancel.is_set():
                             raise _Cancelled()
-                        writer.write(memoryview(buf)[:n])
+                        _write(writer, memoryview(buf)[:n], self.svc)
                         if writer.offset - reported >= _REPORT_EVERY:
                             reported = writer.offset
                             self.emit(LayerStatus.DOWNLOADING, layer, writer.offset, layer.desc.size)
                 writer.commit()
-            except (VerificationFailed, DigestMismatch):
-                self._discard(writer)
+            except (VerificationFailed, DigestMismatch, NoSpaceLeft):
+                self._discard(writer)  # bad bytes, or a full disk: nothing of it stays
                 raise
             except BaseException:
                 self._keep(writer)
@@ -268,9 +280,22 @@ class _Pull:
                                media_type=layer.desc.media_type, idmap=self.svc.idmap)  # fmt: skip
             tee.finish()
             writer.commit()
-        except (VerificationFailed, DigestMismatch):
+        except (VerificationFailed, DigestMismatch, NoSpaceLeft):
             tee.close()
-            self._discard(writer)
+            self._discard(writer)  # bad bytes, or a full disk: nothing of it stays
+            raise
+        except InvalidLayer as err:
+            # the extraction met garbage before the digest could be checked: read on to learn whether
+            # the bytes were damaged on the way (docker's "verification failed") or the layer is bad
+            try:
+                tee.finish()
+            except VerificationFailed as bad:
+                raise bad from err
+            except (DockernbError, OSError):
+                pass
+            finally:
+                tee.close()
+                self._discard(writer)
             raise
         except BaseException:
             tee.close()
@@ -487,10 +512,15 @@ def pull_image(svc: ImageService, ref: Reference, platform: Platform | None) -> 
         return
     resolved = svc.registry.resolve(ref, platform)
     yield ProgressMessage(status=f"Pulling from {ref.path}", id=shown)
-    with gc_lock(svc.layout, shared=True):
-        layers = _layers(svc, resolved)
-        yield from _run_layers(svc, resolved, layers)
-        moved = _register(svc, ref, resolved, layers)
+    try:
+        with gc_lock(svc.layout, shared=True):
+            layers = _layers(svc, resolved)
+            yield from _run_layers(svc, resolved, layers)
+            moved = _register(svc, ref, resolved, layers)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise NoSpaceLeft(str(svc.layout.root)) from err
+        raise
     yield ProgressMessage(status=f"Digest: {resolved.descriptor.digest}")
     status = "Downloaded newer image for" if moved else "Image is up to date for"
     yield ProgressMessage(status=f"Status: {status} {name}")

@@ -72,7 +72,7 @@ def _gzip_layer(svc: ImageService, blob: BlobRef) -> BlobRef:
     ref = f"push-gzip-{uuid.uuid4().hex}"
     writer = svc.content.writer(ref)
     try:
-        comp = zlib_impl.compressobj(6, zlib_impl.DEFLATED, 16 + zlib_impl.MAX_WBITS)
+        comp = zlib_impl.compressobj(zlib_impl.Z_DEFAULT_COMPRESSION, zlib_impl.DEFLATED, 16 + zlib_impl.MAX_WBITS)
         with svc.content.open_reader(Digest.parse(blob.digest)) as src:
             while chunk := src.read(1 << 20):
                 out = comp.compress(chunk)
