@@ -250,8 +250,7 @@ def export_snapshot(svc: ImageService, key: str, out: BinaryIO) -> None:
         except BaseException as err:  # noqa: BLE001 - re-raised below
             failure.append(err)
 
-    def child() -> int:
-        os.close(r)
+    def child() -> int:  # every descriptor but ``w`` is closed in here (keep_fds)
         root, empty = os.path.join(scratch, "rootfs"), os.path.join(scratch, "empty")
         os.mkdir(root)
         os.mkdir(empty)
@@ -266,7 +265,7 @@ def export_snapshot(svc: ImageService, key: str, out: BinaryIO) -> None:
     reader = threading.Thread(target=pump, name="dockernb-export", daemon=True)
     reader.start()
     try:
-        run_in_userns(child, svc.idmap, mount_ns=True, after_fork=lambda: os.close(w))
+        run_in_userns(child, svc.idmap, mount_ns=True, after_fork=lambda: os.close(w), keep_fds=(w,))
     finally:
         reader.join()
         _rmtree(svc, scratch)

@@ -164,7 +164,13 @@ def _apply_in_userns(
         forked.set()
 
     try:
-        out = run_in_userns(child, idmap, after_fork=after_fork)
+        out = run_in_userns(child, idmap, after_fork=after_fork, keep_fds=(r,))
+    except DockernbError as err:
+        forked.set()
+        feeder.join()
+        if failure:  # the stream failed first (a digest mismatch...): the child only saw it end early
+            raise failure[0] from err
+        raise
     finally:
         forked.set()
         feeder.join()

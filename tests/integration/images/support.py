@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -134,3 +136,43 @@ def put(host: str, path: str, data: bytes, content_type: str = "application/octe
         req = urllib.request.Request(f"http://{host}/v2/{path}", data=data, method="PUT",
                                      headers={"Content-Type": content_type})  # fmt: skip
     urllib.request.urlopen(req, timeout=10).close()
+
+
+_PROXY = r"""
+import json, sys
+from dockernb.testing.faultproxy import FaultProxy
+faults = json.loads(sys.argv[1])
+proxy = FaultProxy(("127.0.0.1", int(sys.argv[2])), host=sys.argv[3]).start()
+for kind, at, times in faults:
+    if kind == "throttle":
+        proxy.throttle(at)
+    else:
+        getattr(proxy, kind)(at, times=times)
+print(proxy.address, flush=True)
+sys.stdin.read()  # until the test closes our stdin
+proxy.stop()
+"""
+
+
+@contextmanager
+def proxy_process(faults: list[tuple[str, int, int]] = (), *, port: int = 5000, host: str = "127.0.0.1"
+                  ) -> Iterator[str]:  # fmt: skip
+    """A FaultProxy in its own process: the engine forks children (rootless unpacking) that would
+    otherwise inherit the proxy's sockets and keep a dropped connection from ever resetting."""
+    proc = subprocess.Popen([sys.executable, "-c", _PROXY, json.dumps(list(faults)), str(port), host],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        address = proc.stdout.readline().strip()
+        if not address:
+            raise RuntimeError("the fault proxy did not start")
+        yield address
+    finally:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()

@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 
 from dockernb.testing.faultproxy import FaultProxy, non_loopback_address
-from tests.integration.images.support import KIT_PASSWORD, KIT_USER, cli, engine, plain_registry, put, read_in
+from tests.integration.images.support import (
+    KIT_PASSWORD,
+    KIT_USER,
+    cli,
+    engine,
+    plain_registry,
+    proxy_process,
+    put,
+    read_in,
+)
 
 pytestmark = [pytest.mark.kit, pytest.mark.rootless]
 
@@ -165,18 +174,16 @@ def test_errors_in_dockers_words_and_nothing_stored(images_env: dict[str, str], 
 
 def test_dropped_connections_resume_and_garbage_is_refused(images_env: dict[str, str]) -> None:
     env = {**images_env, "DOCKERNB_IMAGE_STORES": ""}  # all bytes from the proxy
-    with FaultProxy(("127.0.0.1", 5000)) as proxy:
-        proxy.garble_at(300_000)
-        code, out, err = cli(env, "pull", f"{proxy.address}/library/busybox")
+    with proxy_process([("garble_at", 300_000, 1)]) as address:
+        code, out, err = cli(env, "pull", f"{address}/library/busybox")
         assert code == 1 and "filesystem layer verification failed for digest sha256:" in err
-        images = engine(env).images
-        assert images.list() == [] and images.content.list_statuses() == [] and list(images.content.walk()) == []
-        assert [i.name for i in images.snapshotter.walk()] == []
-        proxy.clear()
-        proxy.drop_after(500_000, times=2)
-        code, out, err = cli(env, "pull", f"{proxy.address}/library/busybox")
-        assert (code, err) == (0, "") and proxy.injected == ["garble", "drop", "drop"]
-        assert read_in(env, f"{proxy.address}/library/busybox", "/bin/sh") == "-> /bin/busybox"
+    images = engine(env).images
+    assert images.list() == [] and images.content.list_statuses() == [] and list(images.content.walk()) == []
+    assert [i.name for i in images.snapshotter.walk()] == []
+    with proxy_process([("drop_after", 500_000, 2)]) as address:
+        code, out, err = cli(env, "pull", f"{address}/library/busybox")
+        assert (code, err) == (0, "")
+        assert read_in(env, f"{address}/library/busybox", "/bin/sh") == "-> /bin/busybox"
 
 
 def test_push_to_a_private_registry_and_pull_back(images_env: dict[str, str]) -> None:
