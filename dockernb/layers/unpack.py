@@ -149,8 +149,7 @@ def _apply_in_userns(
         finally:
             os.close(w)
 
-    def child() -> dict[str, object]:
-        os.close(w)
+    def child() -> dict[str, object]:  # only ``r`` is open in here (keep_fds)
         with os.fdopen(r, "rb", buffering=0) as src:
             res = apply_layer(src, t.path, media_type=media_type, lowers=t.lowers, whiteouts=t.whiteouts,
                               xattr_prefix=t.xattr_prefix, chown=True, strategy=strategy)
