@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from dockernb.spec.oci import ImageConfig
+if TYPE_CHECKING:
+    from dockernb.spec.oci import ImageConfig
 
 __all__ = [
     "DeleteItem",

@@ -9,12 +9,12 @@ record: they live in the store's reference table, as in docker's ``repositories.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from dockernb.errors import InternalError
-from dockernb.layers.unpack import chain_id
 
 __all__ = ["SCHEMA_VERSION", "BlobRef", "ImageRecord", "LayerRecord", "chain_ids", "parse_time", "utc_now"]
 
@@ -36,11 +36,14 @@ def parse_time(text: str) -> datetime | None:
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
-    """The chain id of every prefix of ``diff_ids`` (the snapshot names of an image's layers)."""
+    """The chain id of every prefix of ``diff_ids`` (the snapshot names of an image's layers).
+
+    The OCI rule, as ``layers.unpack.chain_id`` (not imported: listing images needs no layer code).
+    """
     out: list[str] = []
     parent = ""
     for diff_id in diff_ids:
-        parent = chain_id(parent, diff_id)
+        parent = "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest() if parent else diff_id
         out.append(parent)
     return out
 

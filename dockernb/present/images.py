@@ -16,12 +16,14 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from dockernb.engine.image_types import DiskUsage, HistoryItem, Image
 from dockernb.present.gotemplate import Struct, render, tabwrite
 from dockernb.present.units import human_duration, human_size, short_id
 from dockernb.spec.events import LayerStatus, ProgressMessage
+
+if TYPE_CHECKING:
+    from dockernb.engine.image_types import DiskUsage, HistoryItem, Image
 
 __all__ = [
     "ProgressPrinter",
