@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,7 +112,17 @@ class LocalContentStore:
             if Digest.of(data) != digest:
                 raise DigestMismatch(str(Digest.of(data)), str(digest))
             return digest
-        with self.writer(f"put-{digest}", expected=digest, size=len(data)) as w:
+        try:
+            writer = self.writer(f"put-{digest}", expected=digest, size=len(data))
+        except IngestLocked:
+            # another process is storing these very bytes: its commit is ours
+            deadline = time.monotonic() + 30
+            while not self.blob_path(digest).exists():
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+            return digest
+        with writer as w:
             w.truncate(0)
             w.write(data)
             return w.commit()

@@ -167,10 +167,17 @@ class _Pull:
             except NoSuchContent:
                 pass
             try:
-                return content.writer(f"layer-{digest}", expected=digest, size=layer.desc.size)
+                writer = content.writer(f"layer-{digest}", expected=digest, size=layer.desc.size)
             except IngestLocked:
                 if self.cancel.wait(0.05) or time.monotonic() > deadline:
                     raise _Cancelled() from None
+                continue
+            try:  # the other writer may have committed between our look and our lock
+                content.info(digest)
+            except NoSuchContent:
+                return writer
+            self._discard(writer)
+            return None
 
     def _keep(self, writer: LocalWriter) -> None:
         """An interrupted download: its bytes stay for the next pull to resume (an empty one goes)."""

@@ -122,7 +122,7 @@ http:
 
 
 def put(host: str, path: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-    """A raw registry upload: a blob (``path`` = ``<repo>/blobs/<digest>``) or a manifest (``<repo>/manifests/<tag>``)."""
+    """A raw registry upload: a blob (``<repo>/blobs/<digest>``) or a manifest (``<repo>/manifests/<tag>``)."""
     if "/blobs/" in path:
         repo, _, digest = path.partition("/blobs/")
         req = urllib.request.Request(f"http://{host}/v2/{repo}/blobs/uploads/", method="POST")

@@ -105,7 +105,8 @@ def test_logins_to_the_basic_and_token_registries(images_env: dict[str, str], tm
     assert err == (f"WARNING! Your password will be stored unencrypted in {tmp_path}/docker/config.json.\n"
                    "Configure a credential helper to remove this warning. See\n"
                    "https://docs.docker.com/engine/reference/commandline/login/#credentials-store\n\n")  # fmt: skip
-    assert cli(env, "pull", "-q", "127.0.0.1:5001/library/busybox")[:2] == (0, "127.0.0.1:5001/library/busybox:latest\n")
+    pulled = cli(env, "pull", "-q", "127.0.0.1:5001/library/busybox")
+    assert pulled[:2] == (0, "127.0.0.1:5001/library/busybox:latest\n")
     code, _, err = cli(env, "pull", "127.0.0.1:5002/private/busybox")
     assert (code, err) == (1, "Error response from daemon: pull access denied for 127.0.0.1:5002/private/busybox, "
                               "repository does not exist or may require 'docker login': denied: requested access to "

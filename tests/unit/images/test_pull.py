@@ -230,3 +230,33 @@ def test_chain_ids_name_the_snapshots(tmp_path: Path) -> None:
         parent = chain_id(parent, diff_id)
         assert svc.has_snapshot(parent)
     assert parent == image.top_chain
+
+
+def test_two_pulls_of_one_image_at_once_share_the_work(tmp_path: Path) -> None:
+    """Two engines on one root (two processes, say) pulling the same image: one downloads each blob,
+    the other waits for its ingest and uses it; both end with the same image, nothing left over."""
+    import threading
+
+    reg = MemoryRegistry(HOST)
+    img = reg.add_image("library/app", "latest", [layer_tar(f"l{i}", 300_000, seed=i + 2) for i in range(3)])
+    transport = Concurrency(reg.transport(), delay=0.05)
+    first, second = service(tmp_path, transport=transport), service(tmp_path, transport=transport)
+    errors: list[BaseException] = []
+
+    def pull(svc: object) -> None:
+        try:
+            list(svc.pull(REF))  # type: ignore[attr-defined]
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=pull, args=(s,)) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert first.get(REF).id == second.get(REF).id == img.configs[0]
+    layer_gets = [r for r in transport.requests if r.method == "GET" and any(d in r.url for d in img.layers)]
+    assert len(layer_gets) == len(img.layers)  # every blob downloaded once, by one of them
+    assert first.content.list_statuses() == []
+    _no_leftovers(first)
