@@ -61,6 +61,7 @@ class ImageService:
         self._registry = registry
         self._users = users
         self._configs: dict[str, ImageConfig] = {}
+        self._added: dict[str, LayerRecord] = {}  # layers add_layer stored, for commit
         self._lock = threading.Lock()
 
     # --- wiring (made on first use: listing images needs no registry, no snapshotter) --------
@@ -409,18 +410,40 @@ class ImageService:
         from dockernb.images.unpack import add_layer
 
         with gc_lock(self.layout, shared=True):
-            return add_layer(self.content, self.snapshotter, stream, parent=parent_chain, idmap=self.idmap)
+            record, chain = add_layer(self.content, self.snapshotter, stream, parent=parent_chain, idmap=self.idmap)
+        with self._lock:
+            self._added[record.diff_id] = record
+        return record, chain
+
+    def _layer_records(self, diff_ids: Sequence[str]) -> builtins.list[LayerRecord]:
+        """The records of layers this root knows (from add_layer in this process, or any image's)."""
+        known: dict[str, LayerRecord] = {}
+        for rec in self.store.view().images.values():
+            for layer in rec.layers:
+                if layer.blob is not None:
+                    known.setdefault(layer.diff_id, layer)
+        with self._lock:
+            known.update(self._added)
+        out = []
+        for diff_id in diff_ids:
+            if diff_id not in known:
+                raise InternalError(f"commit: layer {diff_id} was never added (add_layer) nor pulled")
+            out.append(LayerRecord.from_json(known[diff_id].to_json()))
+        return out
 
     def commit(
-        self, config: bytes, layers: Sequence[LayerRecord], *, parent: str = "", tags: Sequence[str] = ()
+        self, config: bytes, layers: Sequence[LayerRecord] | None = None, *, parent: str = "",
+        tags: Sequence[str] = (),
     ) -> str:
-        """Store an image config whose ``rootfs.diff_ids`` are ``layers`` (all in snapshots already) and
-        register the image, named ``tags`` (any reference form); returns its id (``sha256:<hex>``).
-
-        ``parent`` is the image it was made from (docker's classic builder keeps it: ``history``
-        shows ids along it). Raises InvalidManifest (bad config), InvalidReference.
+        """Store an image config and register the image, named ``tags`` (any reference form); returns its
+        id (``sha256:<hex>``). Every layer of its ``rootfs.diff_ids`` must be in the snapshots already:
+        pulled, loaded, or added with :meth:`add_layer` (``layers`` gives their records, else they are
+        looked up). ``parent`` is the image it was made from (docker's classic builder keeps it:
+        ``history`` shows ids along it). Raises InvalidManifest (bad config), InvalidReference.
         """
         parsed = parse_image_config(config)
+        if layers is None:
+            layers = self._layer_records([str(d) for d in parsed.diff_ids])
         if [str(d) for d in parsed.diff_ids] != [layer.diff_id for layer in layers]:
             raise InternalError("commit: the config's diff_ids are not the layers given")
         refs = [str(parse_tag_target(t)) for t in tags]
