@@ -376,8 +376,8 @@ def system_df(ns: argparse.Namespace, ctx: Context) -> int:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
     "pull": pull, "image pull": pull, "push": push, "image push": push, "login": login, "logout": logout,
-    "images": images, "image ls": images, "image list": images, "tag": tag, "image tag": tag,
-    "rmi": rmi, "image rm": rmi, "image remove": rmi, "image inspect": image_inspect, "inspect": inspect,
+    "images": images, "image ls": images, "tag": tag, "image tag": tag,
+    "rmi": rmi, "image rm": rmi, "image inspect": image_inspect, "inspect": inspect,
     "history": history, "image history": history, "save": save, "image save": save, "load": load,
     "image load": load, "import": import_, "image import": import_, "image prune": image_prune,
     "system df": system_df,

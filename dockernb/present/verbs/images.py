@@ -30,11 +30,10 @@ SPECS: dict[str, Verb] = {
     **_pair("push [OPTIONS] NAME[:TAG]", "Push an image or a repository to a registry", 1, 1, "push", "image push"),
     "login": Verb("login", "login [OPTIONS] [SERVER]", "Log in to a Docker registry", 0, 1),
     "logout": Verb("logout", "logout [SERVER]", "Log out from a Docker registry", 0, 1),
-    **_pair("images [OPTIONS] [REPOSITORY[:TAG]]", "List images", 0, 1, "images", "image ls", "image list"),
+    **_pair("images [OPTIONS] [REPOSITORY[:TAG]]", "List images", 0, 1, "images", "image ls"),
     **_pair("tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
             2, 2, "tag", "image tag"),
-    **_pair("rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", 1, None, "rmi", "image rm",
-            "image remove"),
+    **_pair("rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", 1, None, "rmi", "image rm"),
     "image inspect": Verb("image inspect", "image inspect [OPTIONS] IMAGE [IMAGE...]",
                           "Display detailed information on one or more images", 1, None),
     "inspect": Verb("inspect", "inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Docker "
@@ -179,5 +178,5 @@ _BY_VERB: dict[str, Callable[[DockerParser], None]] = {
 ARGUMENTS: dict[str, Callable[[DockerParser], None]] = {}
 for _name, _spec in SPECS.items():
     _base = _name.removeprefix("image ") if _name.startswith("image ") and _name not in _BY_VERB else _name
-    _base = {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi"}.get(_base, _base)
+    _base = {"ls": "images", "rm": "rmi"}.get(_base, _base)
     ARGUMENTS[_name] = _BY_VERB[_base]
