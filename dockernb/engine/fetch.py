@@ -243,7 +243,6 @@ class _Pull:
             except BaseException:
                 self._keep(writer)
                 raise
-        self.emit(LayerStatus.VERIFYING, layer)
         self.emit(LayerStatus.DOWNLOADED, layer)
 
     # --- extraction, in layer order ------------------------------------------------------------
@@ -303,7 +302,8 @@ class _Pull:
         if res.applied:
             self.created.append(res.chain_id)
         layer.size = res.content_size or self.svc.layer_size(layer.chain)
-        self.emit(LayerStatus.VERIFYING, layer)
+        # the digest was checked as the last byte arrived: docker's "Verifying Checksum" is no step of its
+        # own here (and docker's daemon, coalescing messages, rarely shows it either)
         self.emit(LayerStatus.DOWNLOADED, layer)
         self.emit(LayerStatus.EXTRACTING, layer, layer.desc.size, layer.desc.size)
 
