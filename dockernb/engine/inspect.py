@@ -112,7 +112,7 @@ def image_summary(image: Image, *, containers: int = -1) -> dict[str, Any]:
         "Containers": containers,
         "Created": int(image.created.timestamp()) if image.created else 0,
         "Id": image.id,
-        "Labels": dict(image.labels) or None,
+        "Labels": dict(image.labels),  # docker 20.10 sends null for none; the spec (and docker-py) want an object
         "ParentId": image.parent,
         "RepoDigests": list(image.digests) or (["<none>@<none>"] if image.dangling else []),
         "RepoTags": list(image.tags) or (["<none>:<none>"] if image.dangling else []),

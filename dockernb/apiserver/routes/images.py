@@ -168,7 +168,7 @@ def register(router: Router, app: App) -> None:
         filters = req.filters()
         report = engine.images.prune(filters=filters)
         deleted = [{"Deleted": i.deleted} if i.deleted else {"Untagged": i.untagged} for i in report.deleted]
-        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": report.space_reclaimed})
+        return json_response({"ImagesDeleted": deleted, "SpaceReclaimed": report.space_reclaimed})
 
     def image_get(req: Request) -> StreamResponse:
         names = [req.params["name"]] if "name" in req.params else list(req.query.get("names", []))
