@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +48,9 @@ def root_dir() -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        from dockernb.testing.roots import wipe_root  # rootless: snapshots hold files of subordinate ids
+
+        wipe_root(path)
 
 
 @pytest.fixture
@@ -60,3 +61,48 @@ def kit_env() -> dict[str, str]:
     if "DOCKERNB_REGISTRY_MIRRORS" not in env:
         pytest.fail("the kit environment is not set: run the tests through `make test` (or `make kit` first)")
     return env
+
+
+# --- images shared by the session ------------------------------------------------------------
+#
+# Tests that are not about pulling should not pull: `shared_images` pulls busybox:latest and
+# debian:bookworm from the kit once per session into a root of its own, and `images_env` points a
+# test's engine at it as an extra read-only image store (DOCKERNB_IMAGE_STORES). Its images and
+# names are visible in the test's root at once (`images`, `run busybox`...); their layers are
+# unpacked into the test's own root on first use (ImageService.ensure_unpacked / prepare_rootfs:
+# busybox in a few ms, debian in about a second), never downloaded again. Removing or retagging
+# them in a test changes only that test's root. Usage:
+#
+#     def test_x(images_env):
+#         engine = Engine.from_env(images_env)        # or: subprocess env={**os.environ, **images_env}
+
+SHARED_IMAGES = ("busybox:latest", "debian:bookworm")
+
+
+@pytest.fixture(scope="session")
+def shared_images() -> Iterator[Path]:
+    """A state root holding SHARED_IMAGES, pulled once per session (read it through `images_env`)."""
+    if "DOCKERNB_REGISTRY_MIRRORS" not in os.environ:
+        pytest.fail("the kit environment is not set: run the tests through `make test` (or `make kit` first)")
+    from dockernb.config import load_config
+    from dockernb.engine.images import ImageService
+    from dockernb.testing.roots import wipe_root
+
+    base = os.environ.get("XDG_RUNTIME_DIR") if os.geteuid() != 0 else None
+    path = Path(tempfile.mkdtemp(prefix="dockernb-test-images-", dir=base or "/var/tmp"))
+    try:
+        images = ImageService(load_config({**os.environ, "DOCKERNB_ROOT": str(path), "DOCKERNB_IMAGE_STORES": ""}))
+        for ref in SHARED_IMAGES:
+            for _ in images.pull(ref):
+                pass
+        images.close()
+        yield path
+    finally:
+        wipe_root(path)
+
+
+@pytest.fixture
+def images_env(root_dir: Path, kit_env: dict[str, str], shared_images: Path) -> dict[str, str]:
+    """The environment of an engine on this test's own root that sees the session's shared images."""
+    return {"HOME": os.environ.get("HOME", "/nonexistent"), **kit_env, "DOCKERNB_ROOT": str(root_dir),
+            "DOCKERNB_IMAGE_STORES": str(shared_images)}  # fmt: skip

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,7 +112,17 @@ class LocalContentStore:
             if Digest.of(data) != digest:
                 raise DigestMismatch(str(Digest.of(data)), str(digest))
             return digest
-        with self.writer(f"put-{digest}", expected=digest, size=len(data)) as w:
+        try:
+            writer = self.writer(f"put-{digest}", expected=digest, size=len(data))
+        except IngestLocked:
+            # another process is storing these very bytes: its commit is ours
+            deadline = time.monotonic() + 30
+            while not self.blob_path(digest).exists():
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+            return digest
+        with writer as w:
             w.truncate(0)
             w.write(data)
             return w.commit()
@@ -238,6 +249,16 @@ class LocalWriter:
     def digest(self) -> Digest:
         return Digest(self._hash.name, self._hash.hexdigest())
 
+    def hash_state(self) -> hashlib._Hash:
+        """A copy of the running hash of the bytes written so far (to resume a verified download there)."""
+        return self._hash.copy()
+
+    def open_written(self) -> _Limited:
+        """A reader over the bytes written so far (a resumed pull replays them into its extraction)."""
+        fd = os.open(self._dir / "data", os.O_RDONLY | os.O_CLOEXEC)
+        f = os.fdopen(fd, "rb")
+        return _Limited(f, self._offset)
+
     def truncate(self, size: int) -> None:
         os.ftruncate(self._fd, size)
         self._hash = hashlib.new(self._hash.name)
@@ -288,6 +309,31 @@ class LocalWriter:
         self._lock.release()
 
     def __enter__(self) -> LocalWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Limited:
+    """A read-only view of the first ``limit`` bytes of a file (the part of an ingest written so far)."""
+
+    def __init__(self, f: BinaryIO, limit: int) -> None:
+        self._f = f
+        self._left = limit
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(want)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> _Limited:
         return self
 
     def __exit__(self, *exc: object) -> None:

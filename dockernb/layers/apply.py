@@ -71,6 +71,9 @@ class ApplyResult:
     size: int
     entries: int
     notes: tuple[str, ...] = ()
+    #: bytes of file content the layer holds (regular files, symlink targets; hardlinks once):
+    #: docker's layer size (its graph drivers' DiffSize)
+    content_size: int = 0
 
 
 class _Pump(threading.Thread):
@@ -135,6 +138,7 @@ class _Applier:
         self.euid_root = os.geteuid() == 0
         self.unmapped = False
         self.openat2_ok = True
+        self.content_size = 0
 
     def note(self, text: str) -> None:
         self.note_count += 1
@@ -163,6 +167,7 @@ class _Applier:
         assert pd is not None
         kind = e.type
         if kind in (ts.REG, ts.AREG, ts.CONT):
+            self.content_size += e.size
             fd = self.create(pd, base, lambda: os.open(
                 base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pd.fd))
             try:
@@ -192,6 +197,7 @@ class _Applier:
                 ts.clean_name(where)
             except InvalidLayer:
                 raise InvalidLayer(f"invalid symlink {name!r} -> {e.linkname!r}") from None
+            self.content_size += len(os.fsencode(e.linkname))
             self.create(pd, base, lambda: os.symlink(e.linkname, base, dir_fd=pd.fd))
             self.own(pd, base, e)
             if e.xattrs:
@@ -485,4 +491,5 @@ def apply_layer(
         size=stream_.offset,
         entries=entries,
         notes=tuple(applier.notes),
+        content_size=applier.content_size,
     )

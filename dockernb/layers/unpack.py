@@ -107,18 +107,20 @@ class UnpackResult:
     applied: bool
     size: int = 0
     notes: tuple[str, ...] = ()
+    #: bytes of file content in the layer (docker's layer size); see ApplyResult.content_size
+    content_size: int = 0
 
 
 def _result_to_json(r: ApplyResult) -> dict[str, object]:
     return {"diff_id": str(r.diff_id), "compressed_size": r.compressed_size, "size": r.size, "entries": r.entries,
-            "notes": list(r.notes)}
+            "notes": list(r.notes), "content_size": r.content_size}
 
 
 def _result_from_json(d: dict[str, object]) -> ApplyResult:
     notes = d["notes"]
     assert isinstance(notes, list)
     return ApplyResult(Digest.parse(str(d["diff_id"])), int(str(d["compressed_size"])), int(str(d["size"])),
-                       int(str(d["entries"])), tuple(str(n) for n in notes))
+                       int(str(d["entries"])), tuple(str(n) for n in notes), int(str(d.get("content_size", 0))))
 
 
 def _apply_in_userns(
@@ -147,8 +149,7 @@ def _apply_in_userns(
         finally:
             os.close(w)
 
-    def child() -> dict[str, object]:
-        os.close(w)
+    def child() -> dict[str, object]:  # only ``r`` is open in here (keep_fds)
         with os.fdopen(r, "rb", buffering=0) as src:
             res = apply_layer(src, t.path, media_type=media_type, lowers=t.lowers, whiteouts=t.whiteouts,
                               xattr_prefix=t.xattr_prefix, chown=True, strategy=strategy)
@@ -162,7 +163,13 @@ def _apply_in_userns(
         forked.set()
 
     try:
-        out = run_in_userns(child, idmap, after_fork=after_fork)
+        out = run_in_userns(child, idmap, after_fork=after_fork, keep_fds=(r,))
+    except DockernbError as err:
+        forked.set()
+        feeder.join()
+        if failure:  # the stream failed first (a digest mismatch...): the child only saw it end early
+            raise failure[0] from err
+        raise
     finally:
         forked.set()
         feeder.join()
@@ -251,7 +258,8 @@ def unpack_layer(
             snapshotter.commit(chain, key, labels=labels)
         except SnapshotExists:
             snapshotter.remove(key)  # someone else unpacked the same chain meanwhile: theirs stands
-            return UnpackResult(chain, res.diff_id, applied=False, size=res.size, notes=res.notes)
+            return UnpackResult(chain, res.diff_id, applied=False, size=res.size, notes=res.notes,
+                                content_size=res.content_size)
     except BaseException as err:
         try:
             snapshotter.remove(key)
@@ -259,4 +267,5 @@ def unpack_layer(
             err.add_note(f"removing the partial snapshot {key} failed too: {cleanup}")
         raise
     log.debug("unpacked %s as %s (%d bytes)", res.diff_id, chain, res.size)
-    return UnpackResult(chain, res.diff_id, applied=True, size=res.size, notes=res.notes)
+    return UnpackResult(chain, res.diff_id, applied=True, size=res.size, notes=res.notes,
+                        content_size=res.content_size)

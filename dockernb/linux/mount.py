@@ -330,8 +330,28 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def _close_other_fds(keep: set[int]) -> None:
+    """In a forked child: close every descriptor but ``keep`` and stdio (sockets the parent's threads use
+    must not stay open in the child: a peer closing one would never see it close)."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def run_in_userns(
-    fn: Callable[[], T], idmap: IdMap | None, *, mount_ns: bool = False, after_fork: Callable[[], None] | None = None
+    fn: Callable[[], T],
+    idmap: IdMap | None,
+    *,
+    mount_ns: bool = False,
+    after_fork: Callable[[], None] | None = None,
+    keep_fds: Sequence[int] | None = None,
 ) -> T:
     """Run ``fn()`` in a forked child inside a new user namespace mapped by ``idmap``; return its result.
 
@@ -342,6 +362,7 @@ def run_in_userns(
     child is raised again here with its class and message; anything else becomes an InternalError
     carrying the child's traceback. The child never returns into the caller's stack.
     ``after_fork`` runs in the parent right after the fork (to close the child's ends of pipes).
+    ``keep_fds``: the child closes every other inherited descriptor (default: it keeps them all).
     """
     ready_r, ready_w = os.pipe()  # child -> parent: "unshared"
     go_r, go_w = os.pipe()  # parent -> child: "maps written"
@@ -353,6 +374,8 @@ def run_in_userns(
             os.close(ready_r)
             os.close(go_w)
             os.close(res_r)
+            if keep_fds is not None:
+                _close_other_fds({ready_w, go_r, res_w, *keep_fds})
             flags = (CLONE_NEWUSER if idmap is not None else 0) | (CLONE_NEWNS if mount_ns else 0)
             if flags and _libc().unshare(flags) != 0:
                 err = ctypes.get_errno()

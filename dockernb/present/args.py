@@ -63,11 +63,19 @@ COMMANDS: dict[str, str] = {
     "build": "build",
     "image build": "build",
     "serve": "serve",
+    # the image verbs (dockernb/present/verbs/images.py)
+    **{verb: "images" for verb in (
+        "pull", "image pull", "push", "image push", "login", "logout", "images", "image ls", "tag",
+        "image tag", "rmi", "image rm", "image inspect", "inspect", "history", "image history",
+        "save", "image save", "load", "image load", "import", "image import", "image prune", "system df",
+    )},
 }
 
 #: docker's aliases: management-command spellings that map onto a top-level verb
 ALIASES: dict[str, str] = {
     "system info": "info",
+    "image list": "image ls",
+    "image remove": "image rm",
 }
 
 #: management commands (``docker image``, ``docker container``...) and their one-line summary

@@ -15,7 +15,9 @@ against ``/v2/`` (and the token server) and saves them; :meth:`~RegistryClient.l
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -362,6 +364,33 @@ class RegistryClient:
         """
         return BlobReader(self.session(source.endpoint), source.path, descriptor, offset=offset, hasher=hasher,
                           progress=progress, retry=self.retry)  # fmt: skip
+
+    def list_tags(self, ref: Reference) -> list[str]:
+        """The repository's tags (``GET /v2/<name>/tags/list``, following ``Link: <...>; rel="next"`` pages).
+
+        Raises:
+            ManifestUnknown, RegistryAuthRequired, RegistryUnreachable, RegistryError: as for resolve.
+        """
+
+        def action(session: Session) -> list[str]:
+            tags: list[str] = []
+            path: str | None = f"/v2/{ref.path}/tags/list"
+            while path:
+                with session.send("GET", path, scopes=(pull_scope(ref.path),)) as resp:
+                    if resp.status != 200:
+                        raise pull_error(problem(resp), ref.with_default_tag())
+                    try:
+                        doc = json.loads(resp.read(limit=MANIFEST_LIMIT))
+                    except ValueError as err:
+                        raise RegistryError(f"invalid tags list for {ref.familiar_name}: {err}") from None
+                    link = resp.headers.get("Link")
+                found = doc.get("tags") if isinstance(doc, dict) else None
+                tags += [t for t in (found or []) if isinstance(t, str)]
+                nxt = re.match(r'^\s*<([^>]+)>\s*;\s*rel="?next"?', link) if link else None
+                path = nxt.group(1) if nxt else None
+            return tags
+
+        return self._on_endpoints(ref.domain, action)
 
     # --- push ---------------------------------------------------------------------
 

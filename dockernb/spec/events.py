@@ -18,6 +18,20 @@ Build records, in the order a classic ``docker build`` prints them::
 
 Object events, one per ``docker events`` line, are :class:`Event` records (the engine's
 ``system.events`` feed; the Jupyter sidebar and the API server's ``/events`` consume them).
+
+Pull and push records (``docker pull``/``push``/``load``): :class:`ProgressMessage` is docker's
+JSON progress message (``{"id": ..., "status": ..., "progressDetail": {...}}``), one per state
+change of a layer or one line of status. ``PullProgress`` and ``PushProgress`` name it for each
+verb. The layer states, in the order a layer goes through them, are :class:`LayerStatus`::
+
+    abc123def456: Pulling fs layer     (Waiting, when three downloads are already running)
+    abc123def456: Downloading  [=>   ]  1.2MB/63.4MB     current/total: compressed bytes
+    abc123def456: Download complete    (docker's "Verifying Checksum" is part of the last read here)
+    abc123def456: Extracting   [==>  ]  32.8MB/63.4MB    current/total: compressed bytes
+    abc123def456: Pull complete       (or: Already exists)
+    latest: Pulling from library/busybox                 id = the tag, status = the text
+    Digest: sha256:...                                   no id
+    Status: Downloaded newer image for busybox:latest    no id
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "PROGRESS_STATES",
     "BuildCacheHit",
     "BuildContainer",
     "BuildContextSent",
@@ -39,6 +54,10 @@ __all__ = [
     "BuildTriggers",
     "BuildWarning",
     "Event",
+    "LayerStatus",
+    "ProgressMessage",
+    "PullProgress",
+    "PushProgress",
     "Stream",
 ]
 
@@ -154,3 +173,56 @@ class Event:
     time_nano: int
     attributes: Mapping[str, str] = field(default_factory=dict)
     scope: str = "local"
+
+
+# --- pull / push / load progress -----------------------------------------------------------
+
+
+class LayerStatus(StrEnum):
+    """What docker says about one layer (pull, push, load), in its words."""
+
+    PULLING = "Pulling fs layer"
+    WAITING = "Waiting"
+    DOWNLOADING = "Downloading"
+    VERIFYING = "Verifying Checksum"
+    DOWNLOADED = "Download complete"
+    EXTRACTING = "Extracting"
+    PULLED = "Pull complete"
+    EXISTS = "Already exists"
+    RETRYING = "Retrying"
+    PREPARING = "Preparing"
+    PUSHING = "Pushing"
+    PUSHED = "Pushed"
+    PUSH_EXISTS = "Layer already exists"
+    MOUNTED = "Mounted from"
+    LOADING = "Loading layer"
+
+
+#: statuses that come with progress counts (the ones docker draws as bars, and hides without a TTY)
+PROGRESS_STATES = frozenset({LayerStatus.DOWNLOADING, LayerStatus.EXTRACTING, LayerStatus.PUSHING,
+                             LayerStatus.LOADING})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressMessage:
+    """One of docker's JSON progress messages.
+
+    ``id`` is a layer's short id (12 hex of its blob digest), the tag for ``Pulling from``, or
+    empty for whole-operation lines (``Digest: ...``, ``Status: ...``); ``status`` is the text;
+    ``current``/``total`` are bytes for the states in :data:`PROGRESS_STATES` (``total`` 0 when
+    unknown). ``aux`` carries docker's auxiliary data (push: ``{"Tag", "Digest", "Size"}``).
+    """
+
+    status: str
+    id: str = ""
+    current: int = 0
+    total: int = 0
+    aux: dict[str, object] | None = None
+
+    @property
+    def has_progress(self) -> bool:
+        return self.status in PROGRESS_STATES and (self.current > 0 or self.total > 0)
+
+
+PullProgress = ProgressMessage
+PushProgress = ProgressMessage

@@ -310,6 +310,14 @@ class MemoryRegistry:
         if url.path == "/v2/":
             denied = self._authorized(request, "", "")
             return denied or _json(200, {}, {"Docker-Distribution-Api-Version": "registry/2.0"})
+        tags = re.match(r"^/v2/(.+)/tags/list$", url.path)
+        if tags is not None and request.method == "GET":
+            denied = self._authorized(request, tags.group(1), "pull")
+            if denied is not None:
+                return denied
+            if tags.group(1) not in self.repos:
+                return _error(404, "NAME_UNKNOWN", "repository name not known to registry")
+            return _json(200, {"name": tags.group(1), "tags": sorted(self.repos[tags.group(1)].tags)})
         m = re.match(r"^/v2/(.+)/(manifests|blobs)/(uploads/)?([^/]*)$", url.path)
         if not m:
             return _error(404, "NOT_FOUND", "not found")

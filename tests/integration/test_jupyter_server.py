@@ -1,7 +1,7 @@
 """The sidebar's API, through a real jupyter_server with the extension enabled as an install enables it.
 
-One server runs the real engine (what exists today: version, info, builds, and honest 501s for
-the services still missing); another runs the container/image stand-ins of ``jupyter_fake`` so
+One server runs the real engine (what exists today: version, info, images, builds, and honest
+501s for the services still missing); another runs the container/image stand-ins of ``jupyter_fake`` so
 routing, errors, streams and live events are exercised end to end.
 """
 
@@ -97,16 +97,27 @@ def test_posts_with_a_login_cookie_need_the_xsrf_token(real: Jupyter) -> None:
             return err.code
 
     assert post({}) == 403  # the cookie alone: refused (a cross-site form could send it)
-    assert post({"X-XSRFToken": xsrf}) == 501  # reached the engine, which has nothing to prune yet
+    assert post({"X-XSRFToken": xsrf}) == 200  # reached the engine, which pruned its (no) dangling images
 
 
 def test_missing_services_say_so(real: Jupyter) -> None:
     assert real.api(f"{API}/containers") == (501, {"message": "this dockernb engine has no container service yet"})
-    assert real.api(f"{API}/images") == (501, {"message": "this dockernb engine has no image service yet"})
-    status, body = real.api(f"{API}/images/pull", method="POST", body={"ref": "busybox"})
-    assert (status, body) == (501, {"message": "this dockernb engine has no image service yet"})
     status, body = real.api(f"{API}/containers/web/start", method="POST", body={})
     assert (status, body) == (501, {"message": "this dockernb engine has no container service yet"})
+
+
+def test_images_come_from_the_image_service(real: Jupyter) -> None:
+    # the kit's loopback registry needs no mirror configuration in the server's environment
+    status, body = real.api(f"{API}/images/pull", method="POST", body={"ref": "127.0.0.1:5000/busybox"})
+    assert status == 200, body
+    records = lines(body)
+    assert {r["kind"] for r in records} == {"ProgressMessage"}
+    assert records[-1]["status"] == "Status: Downloaded newer image for 127.0.0.1:5000/busybox:latest"
+    status, listed = real.api(f"{API}/images")
+    assert status == 200 and [i["tags"] for i in listed["images"]] == [["127.0.0.1:5000/busybox:latest"]]
+    status, removed = real.api(f"{API}/images/remove", method="POST", body={"ref": "127.0.0.1:5000/busybox"})
+    assert status == 200, removed
+    assert real.api(f"{API}/images") == (200, {"images": []})
 
 
 def test_events_say_there_is_no_source_yet(real: Jupyter) -> None:
