@@ -124,10 +124,14 @@ def test_same_bundle_same_results(variant: str, box: Box, root_dir: Path) -> Non
 
 
 def test_runc_state_cleanup_leaves_no_cgroup(root_dir: Path) -> None:
-    """Our containers' cgroups live under the caller's own cgroup and go away with delete."""
+    """Our containers' cgroups live under the caller's own cgroup and go away with delete.
+
+    Only this module's containers (ids starting d1ff) are checked: other containers of the same
+    machine (another test still running one, another checkout's suite) share the parent cgroup.
+    """
     from dockernb.linux import cgroups
 
     h = cgroups.discover()
     for ctl, own in h.v1.items():
-        leftovers = list(Path(own).glob("dockernb/*")) if os.path.isdir(os.path.join(own, "dockernb")) else []
+        leftovers = list(Path(own).glob("dockernb/d1ff*")) if os.path.isdir(os.path.join(own, "dockernb")) else []
         assert not leftovers, f"{ctl}: {leftovers}"
