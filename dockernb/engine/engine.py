@@ -15,8 +15,11 @@ from dockernb.config import Config, load_config
 
 if TYPE_CHECKING:
     from dockernb.engine.builds import BuildService
+    from dockernb.engine.containers import ContainerService
     from dockernb.engine.images import ImageService
+    from dockernb.engine.networks import NetworkService
     from dockernb.engine.system import SystemService
+    from dockernb.engine.volumes import VolumeService
 
 __all__ = ["Engine", "from_env"]
 
@@ -43,9 +46,32 @@ class Engine:
 
     @cached_property
     def images(self) -> ImageService:
+        from dockernb.engine.image_types import ImageUse
         from dockernb.engine.images import ImageService
 
-        return ImageService(self.config)
+        svc = ImageService(self.config)
+        # rmi and prune respect the containers using an image (the container service, made on demand)
+        svc.register_users(lambda: (ImageUse(container_id=c, image_id=i, running=r)
+                                    for c, i, r in self.containers.image_uses()))
+        return svc
+
+    @cached_property
+    def containers(self) -> ContainerService:
+        from dockernb.engine.containers import ContainerService
+
+        return ContainerService(self.config, lambda: self.images)
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        from dockernb.engine.volumes import VolumeService
+
+        return VolumeService(self.config, users=lambda: self.containers.volume_users())
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from dockernb.engine.networks import NetworkService
+
+        return NetworkService(self.containers)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Engine:

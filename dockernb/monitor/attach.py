@@ -83,6 +83,7 @@ class AttachClient:
         self.sock = sock
         self.exit_code: int | None = None
         self._buf = b""
+        self._ended = False
 
     @classmethod
     def connect(
@@ -145,6 +146,45 @@ class AttachClient:
             if not chunk:
                 return None
             self._buf += chunk
+
+    def read_available(self) -> list[tuple[int, bytes]] | None:
+        """Every complete output frame available now without blocking (call it when the socket is
+        readable); None once the stream ended (``exit_code`` set if the container exited)."""
+        if self._ended:
+            return None
+        self.sock.setblocking(False)
+        ended = False
+        try:
+            while True:
+                try:
+                    chunk = self.sock.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    ended = True
+                    break
+                self._buf += chunk
+        finally:
+            self.sock.setblocking(True)
+        out: list[tuple[int, bytes]] = []
+        while len(self._buf) >= 8:
+            kind, size = _HEADER.unpack_from(self._buf)
+            if len(self._buf) < 8 + size:
+                break
+            data = self._buf[8 : 8 + size]
+            self._buf = self._buf[8 + size :]
+            if kind == EXIT:
+                self.exit_code = struct.unpack(">i", data[:4])[0] if len(data) >= 4 else None
+                ended = True
+                break
+            out.append((kind, data))
+        if ended and not out:
+            return None
+        if ended:
+            self._ended = True
+        return out
 
     def frames(self, timeout: float | None = None) -> Iterator[tuple[int, bytes]]:
         """Output frames until the end; ``timeout`` bounds each wait (TimeoutError)."""

@@ -24,6 +24,7 @@ __all__ = [
     "Verb",
     "check_arity",
     "parse",
+    "stop_at_positional",
     "parser_for",
     "resolve_verb",
 ]
@@ -69,6 +70,16 @@ COMMANDS: dict[str, str] = {
         "image tag", "rmi", "image rm", "image inspect", "inspect", "history", "image history",
         "save", "image save", "load", "image load", "import", "image import", "image prune", "system df",
     )},
+    # the container verbs (dockernb/present/verbs/containers.py)
+    **{verb: "containers" for verb in (
+        "ps", "container ls", "container ps", "container list", "logs", "container logs", "container inspect",
+        "container remove", *(f"{prefix}{v}" for prefix in ("", "container ") for v in (
+            "run", "create", "start", "stop", "restart", "kill", "wait", "rm", "exec", "attach", "port", "rename")),
+    )},
+    # volumes and networks (dockernb/present/verbs/volumes.py, networks.py)
+    **{f"volume {v}": "volumes" for v in ("create", "ls", "list", "inspect", "rm", "remove", "prune")},
+    **{f"network {v}": "networks" for v in ("create", "ls", "list", "inspect", "rm", "remove", "prune", "connect",
+                                            "disconnect")},
 }
 
 #: docker's aliases: management-command spellings that map onto a top-level verb
@@ -176,6 +187,32 @@ def parser_for(verb: str, prog: str = "dockernb") -> DockerParser:
     return p
 
 
+def stop_at_positional(p: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """cobra's SetInterspersed(false): flags end at the first positional argument (``run IMAGE CMD -x``:
+    ``-x`` is the command's). Returns ``argv`` with ``--`` inserted there."""
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return args
+        if not a.startswith("-") or a == "-":
+            return args[:i] + ["--"] + args[i:]
+        if a.startswith("--"):
+            action = p._option_string_actions.get(a.split("=", 1)[0])
+            if "=" not in a and action is not None and action.nargs != 0 and action.nargs != "?":
+                i += 1  # its value
+        else:
+            for j, ch in enumerate(a[1:], 1):
+                action = p._option_string_actions.get("-" + ch)
+                if action is not None and action.nargs != 0 and action.nargs != "?":
+                    if j == len(a) - 1:
+                        i += 1  # the value is the next word
+                    break
+        i += 1
+    return args
+
+
 def parse(verb: str, argv: Sequence[str], prog: str = "dockernb") -> argparse.Namespace:
     """Parse one verb's arguments (the words after the verb), docker's way.
 
@@ -183,6 +220,9 @@ def parse(verb: str, argv: Sequence[str], prog: str = "dockernb") -> argparse.Na
     Raises UsageError (docker's wording and exit code) or HelpRequested.
     """
     p = parser_for(verb, prog)
+    mod = importlib.import_module(f"dockernb.present.verbs.{COMMANDS[verb]}")
+    if verb in getattr(mod, "NOT_INTERSPERSED", ()):
+        argv = stop_at_positional(p, argv)
     ns = p.parse_args(list(argv))
     positional = getattr(ns, "args", None)
     if p.verb is not None and isinstance(positional, list):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dockernb.present.gotemplate import Struct, Template, tabwrite
+from dockernb.present.ports import displayable_ports
 from dockernb.present.units import human_duration, human_size_precision
 from dockernb.spec.container import ContainerSummary, command_line
 from dockernb.spec.status import ContainerState, ContainerStatus
@@ -175,7 +176,7 @@ def ps_context(item: ContainerSummary, *, trunc: bool = True, now: datetime | No
             "Command": go_quote(ellipsis(command, 20) if trunc else command),
             "CreatedAt": local.strftime("%Y-%m-%d %H:%M:%S %z %Z"),
             "RunningFor": f"{human_duration((now - created).total_seconds())} ago",
-            "Ports": ", ".join(item.ports),
+            "Ports": ", ".join(item.ports) or displayable_ports(item.bindings, item.exposed),
             "State": state_word(state),
             "Status": status_text(state, now),
             "Size": size,

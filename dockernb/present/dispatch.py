@@ -103,7 +103,8 @@ def dispatch(argv: Sequence[str], ctx: Context, runner_for: Callable[[str], Runn
         return runner(ns, ctx)
     except DockernbError as err:
         if verb in RUN_LIKE:
-            ctx.eprint(f"{ctx.prog}: Error response from daemon: {err}.\nSee '{ctx.prog} {verb} --help'.")
+            text = str(err).removesuffix(".")  # docker's reportError: one period, whatever the message ends with
+            ctx.eprint(f"{ctx.prog}: Error response from daemon: {text}.\nSee '{ctx.prog} {verb} --help'.")
             return err.exit_code if err.exit_code in (126, 127) else 125
         ctx.eprint(f"Error response from daemon: {err}")
         return err.exit_code

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from dockernb.errors import InvalidArgument
+from dockernb.spec.ports import PortBinding as BoundPort
 from dockernb.spec.status import ContainerState
 
 __all__ = [
@@ -105,6 +106,11 @@ class MountSpec:
     read_only: bool = False
     propagation: str = ""
     options: tuple[str, ...] = ()
+    #: the ``-v`` text it came from (docker's HostConfig.Binds entry); "" for --mount/--tmpfs.
+    #: A ``-v`` bind creates its missing host directory, a ``--mount`` bind refuses it (docker's rules)
+    legacy: str = ""
+    #: a volume made for this container alone (``-v /data``, an image's VOLUME): ``rm -v`` removes it
+    anonymous: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +130,10 @@ class Resources:
     cpu_shares: int = 0
     pids_limit: int = 0
     ulimits: tuple[Ulimit, ...] = ()
+    cpuset_cpus: str = ""
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    memory_reservation: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +181,15 @@ class HostConfig:
     resources: Resources = field(default_factory=Resources)
     extra_hosts: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    #: --network-alias and --ip on the primary network
+    network_aliases: tuple[str, ...] = ()
+    ipv4_address: str = ""
+    group_add: tuple[str, ...] = ()
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    shm_size: int = 0  # bytes; 0 = docker's 64 MB
+    oom_score_adj: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,6 +233,9 @@ class ContainerSummary:
     size_root_fs: int | None = None
     #: ports as docker's ps prints them, e.g. "127.0.0.1:8080->80/tcp" (filled by the network layer)
     ports: tuple[str, ...] = ()
+    #: the live host bindings and the exposed ports, which ``present`` renders into the PORTS column
+    bindings: tuple[BoundPort, ...] = ()
+    exposed: tuple[tuple[int, str], ...] = ()
     networks: tuple[str, ...] = ()
     #: mount names (volume names, or bind sources) for {{.Mounts}}; local_volumes counts volumes
     mounts: tuple[str, ...] = ()

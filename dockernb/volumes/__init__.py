@@ -1,1 +1,1 @@
-"""Named volumes and bind-mount resolution (L3)."""
+"""Named volumes and the local driver (layer L3): see :mod:`dockernb.volumes.store`."""

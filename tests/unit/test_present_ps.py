@@ -186,7 +186,7 @@ def test_ps_grammar(registered: None) -> None:
     assert (ns.all, ns.quiet, ns.filters, ns.last, ns.no_trunc, ns.size) == (
         True,
         True,
-        ["status=exited", "name=x"],
+        [("status", "exited"), ("name", "x")],
         3,
         True,
         True,

@@ -1,0 +1,472 @@
+"""ContainerService: docker's container verbs for every front end (layer L6).
+
+``engine.containers`` wires, for one state root, the container store (records and state, with
+their locks), the image service (images and snapshots), the network manager, the volume store,
+the runtime and the monitor launcher; one module per verb group does the work (``create``,
+``start``, ``lifecycle`` for stop/kill/wait/rm, ``query`` for ps, ``execs``, ``attach``).
+Several processes may use one root at once: every change happens under the container's flock.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from dockernb.config import Config
+from dockernb.engine.containers.types import Container, CreateResult, ExecResult, RunResult
+from dockernb.errors import (
+    Conflict,
+    ContainerStateConflict,
+    DockernbError,
+    LogReadingUnsupported,
+    NoSuchContainer,
+    NoSuchImage,
+)
+from dockernb.monitor.reconcile import MONITOR_LOST, effective
+from dockernb.spec.container import ContainerConfig, ContainerSummary, HostConfig
+from dockernb.spec.logline import LogLine
+from dockernb.spec.ports import PortBinding
+from dockernb.spec.status import ContainerState, ContainerStatus, conflict_message
+from dockernb.store.containers import ContainerStore
+from dockernb.store.layout import Layout
+
+if TYPE_CHECKING:
+    from dockernb.engine.containers.attach import Attachment
+    from dockernb.engine.containers.execs import ExecProcess
+    from dockernb.engine.images import ImageService
+    from dockernb.monitor.launcher import Launcher
+    from dockernb.network.manager import Networks
+    from dockernb.spec.events import ProgressMessage
+    from dockernb.volumes.store import VolumeStore
+
+__all__ = ["ContainerService"]
+
+log = logging.getLogger(__name__)
+
+_LIVE = (ContainerStatus.RUNNING, ContainerStatus.PAUSED, ContainerStatus.RESTARTING)
+
+
+class ContainerService:
+    """Like docker's container API: ``engine.containers.run("busybox", ["echo", "hi"])``, ``.list()``..."""
+
+    def __init__(self, config: Config, images: ImageService | Callable[[], ImageService]) -> None:
+        self.config = config
+        self.layout = Layout(config.root)
+        self.store = ContainerStore(self.layout)
+        # the image service is made on first use: ps and stop need none (importing it costs)
+        self._images = images
+
+    @cached_property
+    def images(self) -> ImageService:
+        from dockernb.engine.images import ImageService
+
+        if isinstance(self._images, ImageService):
+            return self._images
+        return self._images()
+
+    @cached_property
+    def launcher(self) -> Launcher:
+        from dockernb.monitor.launcher import Launcher
+
+        return Launcher()
+
+    @cached_property
+    def networks(self) -> Networks:
+        from dockernb.network.manager import Networks
+
+        self.layout.ensure()
+        return Networks(self.layout, self.config)
+
+    @cached_property
+    def volume_store(self) -> VolumeStore:
+        from dockernb.volumes.store import VolumeStore
+
+        return VolumeStore(self.layout)
+
+    # --- state ------------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """The container id ``ref`` names (full id, name, or unique id prefix). Raises NoSuchContainer."""
+        return self.store.resolve(ref)
+
+    def current_state(self, container_id: str) -> ContainerState:
+        """The state as it really is (exit record folded in, a dead monitor noticed); reads only."""
+        return effective(self.store, container_id)
+
+    def reconcile_locked(self, container_id: str) -> ContainerState:
+        """Persist :meth:`current_state`; the caller holds the container's lock.
+
+        A run whose monitor died without recording an exit leaves processes, cgroups and a network
+        behind: they are removed here, so no container stays "running" without a monitor.
+        """
+        state = self.store.state(container_id)
+        now = effective(self.store, container_id, state)
+        if now == state:
+            return state
+        if state.status in _LIVE and now.status not in _LIVE:
+            monitor_gone = now.exit_code == MONITOR_LOST and bool(now.error)
+            from dockernb.linux.process import alive
+
+            if monitor_gone or not alive(state.monitor_pid, state.monitor_start):
+                # nobody else will clean this run up (the post-exit handler is gone or never ran)
+                from dockernb.engine.containers.lifecycle import release_run
+
+                with contextlib.suppress(DockernbError, OSError):
+                    release_run(self, container_id)
+        self.store.save_state(container_id, now)
+        return now
+
+    def refresh(self, container_id: str) -> ContainerState:
+        with self.store.lock(container_id):
+            return self.reconcile_locked(container_id)
+
+    def get(self, ref: str) -> Container:
+        """The container ``ref`` names, as it is now. Raises NoSuchContainer."""
+        cid = self.store.resolve(ref)
+        record = self.store.record(cid)
+        state = self.current_state(cid)
+        ports = tuple(self.networks.ports(cid)) if state.status in _LIVE else ()
+        return Container(record=record, state=state, ports=ports)
+
+    # --- create, start, run -----------------------------------------------------------------
+
+    def create(self, config: ContainerConfig, host_config: HostConfig | None = None, *, name: str = "") -> CreateResult:
+        """Like ``docker create``: the container is stored with its writable layer, not started.
+
+        Raises:
+            NoSuchImage (``No such image: x:latest``: pull it first), InvalidArgument (``No command
+            specified``, resources, restart policy with ``--rm``), InvalidMountSpec, InvalidPortSpec,
+            NameInUse, InvalidContainerName, NoSuchNetwork, NoSuchContainer (``container:x``).
+        """
+        from dockernb.engine.containers.create import create_container
+
+        return create_container(self, config, host_config or HostConfig(), name=name)
+
+    def start(
+        self, ref: str, *, attach: tuple[bool, bool, bool] | None = None, console_size: tuple[int, int] | None = None
+    ) -> Attachment | None:
+        """Like ``docker start``: a running container is left as it is (not an error).
+
+        With ``attach=(stdin, stdout, stderr)`` the returned :class:`Attachment` is connected
+        before the start, so no output is lost (``start -a``, ``run``).
+
+        Raises:
+            NoSuchContainer, ContainerStateConflict (paused, being removed), CommandNotFound (127),
+            CommandNotExecutable (126), ContainerStartFailed, PortAllocated, NoSuchNetwork.
+        """
+        from dockernb.engine.containers.attach import Attachment
+        from dockernb.engine.containers.start import start_container
+
+        cid = self.store.resolve(ref)
+        started = start_container(self, cid, attach=attach, console_size=console_size, ref=ref)
+        self.last_warnings = started.warnings
+        if started.attach is not None:
+            return Attachment(started.attach, cid, tty=self.store.record(cid).config.tty)
+        if attach is not None and started.already_running:
+            return self.attach(cid, stdin=attach[0], stdout=attach[1], stderr=attach[2])
+        return None
+
+    last_warnings: tuple[str, ...] = ()
+
+    def ensure_image(self, ref: str) -> Iterator[ProgressMessage]:
+        """Pull ``ref`` when it is not stored (``run``'s ``Unable to find image ...``); progress messages."""
+        try:
+            self.images.get(ref)
+            return iter(())
+        except NoSuchImage:
+            return self.images.pull(ref)
+
+    def run(
+        self,
+        image: str,
+        command: Sequence[str] | str = (),
+        *,
+        name: str = "",
+        detach: bool = False,
+        remove: bool = False,
+        environment: Sequence[str] | Mapping[str, str] = (),
+        network: str = "default",
+        ports: Sequence[str] = (),
+        volumes: Sequence[str] = (),
+        tty: bool = False,
+        labels: Mapping[str, str] | None = None,
+        config: ContainerConfig | None = None,
+        host_config: HostConfig | None = None,
+        pull: bool = True,
+    ) -> RunResult:
+        """Like docker-py's ``containers.run``: create (pulling a missing image), start, and unless
+        ``detach``, wait for the exit and return the output (``remove`` deletes it afterwards).
+
+        ``config``/``host_config`` give every other option (the CLI's flags); the keyword arguments
+        override theirs. Raises what :meth:`create` and :meth:`start` raise.
+        """
+        from dockernb.spec.mountspec import parse_volume
+        from dockernb.spec.ports import parse_port_specs
+
+        cmd = (command,) if isinstance(command, str) else tuple(command)
+        if isinstance(command, str):
+            import shlex
+
+            cmd = tuple(shlex.split(command))
+        env = tuple(f"{k}={v}" for k, v in environment.items()) if isinstance(environment, Mapping) else tuple(
+            environment)
+        cfg = config or ContainerConfig(image=image)
+        cfg = dataclasses.replace(cfg, image=image, cmd=cmd or cfg.cmd, env=cfg.env + env, tty=tty or cfg.tty,
+                                  labels={**cfg.labels, **(labels or {})})
+        host = host_config or HostConfig()
+        from dockernb.spec.container import PortBinding as HostPort
+
+        port_bindings = tuple(HostPort(container_port=m.container_port, protocol=m.proto, host_ip=m.host_ip,
+                                       host_port=str(m.host_port) if m.host_port else "")
+                              for m in parse_port_specs(ports))
+        host = dataclasses.replace(
+            host, auto_remove=remove or host.auto_remove,
+            network_mode=network if network != "default" else host.network_mode,
+            port_bindings=host.port_bindings + port_bindings,
+            mounts=host.mounts + tuple(parse_volume(v) for v in volumes),
+        )  # fmt: skip
+        if pull:
+            for _ in self.ensure_image(image):
+                pass
+        created = self.create(cfg, host, name=name)
+        cid = created.id
+        record = self.store.record(cid)
+        if detach:
+            self.start(cid)
+            return RunResult(id=cid, name=record.name, warnings=created.warnings + self.last_warnings)
+        att = self.start(cid, attach=(False, True, True))
+        out, err = bytearray(), bytearray()
+        assert att is not None
+        with att:
+            for stream, data in att.frames():
+                (out if stream == "stdout" else err).extend(data)
+            code = att.exit_code
+        if code is None:
+            code = self.wait(cid)
+        if host.auto_remove:
+            self.finish_auto_remove(cid)
+        return RunResult(id=cid, name=record.name, exit_code=code, stdout=bytes(out), stderr=bytes(err),
+                         warnings=created.warnings + self.last_warnings)
+
+    def finish_auto_remove(self, container_id: str) -> None:
+        """After an attached ``--rm`` run ended: remove it now (the post-exit handler would too, a
+        moment later; whoever comes second finds it gone)."""
+        with contextlib.suppress(NoSuchContainer, Conflict):
+            self.remove(container_id, volumes=True)
+
+    # --- stop, kill, wait, restart, rm ---------------------------------------------------------
+
+    def stop(self, ref: str, *, timeout: int | None = None) -> str:
+        """Like ``docker stop`` of one container (a stopped one is fine); returns its id.
+
+        ``timeout`` seconds after the stop signal comes SIGKILL (None: ``--stop-timeout``, else 10;
+        negative: wait for ever). Raises NoSuchContainer.
+        """
+        from dockernb.engine.containers.lifecycle import stop_container
+
+        cid = self.store.resolve(ref)
+        stop_container(self, cid, timeout)
+        return cid
+
+    def restart(self, ref: str, *, timeout: int | None = None) -> str:
+        """Like ``docker restart``: stop (where running), then start. Raises what stop and start raise."""
+        cid = self.stop(ref, timeout=timeout)
+        self.start(cid)
+        return cid
+
+    def kill(self, ref: str, signal: str = "KILL") -> str:
+        """Like ``docker kill``. Raises NotFound (``Cannot kill container: x: No such container: x``),
+        ContainerStateConflict (not running), InvalidArgument (``Invalid signal: X``)."""
+        from dockernb.engine.containers.lifecycle import kill_container
+
+        kill_container(self, ref, signal)
+        return self.store.resolve(ref)
+
+    def wait(self, ref: str, *, condition: str = "not-running") -> int:
+        """Like ``docker wait``: the exit code once the container stopped. Raises NoSuchContainer."""
+        from dockernb.engine.containers.lifecycle import wait_container
+
+        return wait_container(self, self.store.resolve(ref), condition)
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        """Like ``docker rm`` of one container: nothing of it is left (mounts, cgroups, monitor,
+        network, files); ``volumes`` removes its anonymous volumes. Returns its id.
+
+        Raises NoSuchContainer, ContainerStateConflict (running, without ``force``).
+        """
+        from dockernb.engine.containers.lifecycle import remove_container
+
+        return remove_container(self, ref, force=force, volumes=volumes)
+
+    def remove_volume_if_unused(self, name: str) -> None:
+        users = self.volume_users().get(name, [])
+        if users:
+            raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        self.volume_store.remove(name)
+
+    # --- ps, inspect, logs, port ---------------------------------------------------------------
+
+    def list(  # noqa: A003 - docker-py's name
+        self,
+        *,
+        all: bool = False,  # noqa: A002
+        filters: Mapping[str, Sequence[str]] | None = None,
+        limit: int = -1,
+        latest: bool = False,
+        size: bool = False,
+    ) -> builtins.list[ContainerSummary]:
+        """Like ``docker ps``: newest first. Raises InvalidFilter, InvalidArgument, NoSuchContainer."""
+        from dockernb.engine.containers.query import list_containers
+
+        return list_containers(self, all=all, filters=filters, limit=limit, latest=latest, size=size)
+
+    def sizes(self, record: Any) -> tuple[int, int]:  # noqa: ANN401 - a ContainerRecord
+        """(writable layer bytes, + the image's bytes) for ``ps -s``."""
+        rw = 0
+        with contextlib.suppress(DockernbError, OSError):
+            rw = self.images.snapshotter.usage(record.extra.get("snapshot", record.id)).size
+        image = 0
+        with contextlib.suppress(DockernbError):
+            image = self.images.record(record.image_id).size
+        return rw, rw + image
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """The Engine API's ContainerInspectResponse (``docker inspect``). Raises NoSuchContainer."""
+        from dockernb.engine.inspect import container_inspect
+
+        c = self.get(ref)
+        networks = self.networks.inspect(c.id) if c.state.status in _LIVE else []
+        return container_inspect(c, layout_dir=self.store.paths(c.id).dir, networks=networks,
+                                 driver=self.images.graph_driver(), volumes=self.volume_store)
+
+    def logs(
+        self, ref: str, *, tail: int = -1, since_ns: int = 0, until_ns: int = 0, follow: bool = False
+    ) -> Iterator[LogLine]:
+        """Like ``docker logs``: the container's json-file log lines (``follow``: until it stops).
+
+        Raises NoSuchContainer, LogReadingUnsupported (``--log-driver none``), before the first line.
+        """
+        from dockernb.logs.reader import read_logs
+
+        cid = self.store.resolve(ref)
+        record = self.store.record(cid)
+        if record.host_config.log_config.type not in ("json-file", ""):
+            raise LogReadingUnsupported()
+
+        def done() -> bool:
+            try:
+                return self.current_state(cid).status not in _LIVE
+            except NoSuchContainer:
+                return True
+
+        return read_logs(self.store.paths(cid).log, tail=tail, since_ns=since_ns, until_ns=until_ns, follow=follow,
+                         done=done)
+
+    def port(self, ref: str) -> builtins.list[PortBinding]:
+        """The container's published ports (``docker port``), empty when it runs none. Raises NoSuchContainer."""
+        cid = self.store.resolve(ref)
+        if self.current_state(cid).status not in _LIVE:
+            return []
+        return self.networks.ports(cid)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        """Like ``docker rename``. Raises NoSuchContainer, NameInUse, InvalidContainerName."""
+        self.store.rename(self.store.resolve(ref), new_name)
+
+    # --- exec, attach --------------------------------------------------------------------------
+
+    def exec_start(
+        self,
+        ref: str,
+        cmd: Sequence[str],
+        *,
+        env: Sequence[str] = (),
+        workdir: str | None = None,
+        user: str | None = None,
+        tty: bool = False,
+        stdin: bool = False,
+        privileged: bool = False,
+        console_size: tuple[int, int] | None = None,
+        detach: bool = False,
+    ) -> ExecProcess | None:
+        """Like ``docker exec``: the started process (None with ``detach``); the caller reaps it.
+
+        Raises NoSuchContainer, ContainerStateConflict (not running, paused), CommandNotFound /
+        CommandNotExecutable / ContainerStartFailed with the runtime's ``OCI runtime exec failed`` text.
+        """
+        from dockernb.engine.containers.execs import exec_start
+
+        cid = self.store.resolve(ref)
+        return exec_start(self, cid, cmd, ref=ref, env=env, workdir=workdir, user=user, tty=tty, stdin=stdin,
+                          privileged=privileged, console_size=console_size, detach=detach)
+
+    def exec_run(self, ref: str, cmd: Sequence[str], *, env: Sequence[str] = (), workdir: str | None = None,
+                 user: str | None = None, privileged: bool = False) -> ExecResult:
+        """docker-py's ``exec_run``: run ``cmd`` to its end; its exit code and output (stdout, then stderr)."""
+        import os
+        import selectors
+
+        proc = self.exec_start(ref, cmd, env=env, workdir=workdir, user=user, privileged=privileged)
+        assert proc is not None
+        out = bytearray()
+        sel = selectors.DefaultSelector()
+        try:
+            for fd in (proc.stdout, proc.stderr):
+                if fd is not None:
+                    sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                for key, _ in sel.select():
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        sel.unregister(key.fd)
+                    out += data
+        finally:
+            sel.close()
+            proc.close()
+        return ExecResult(exit_code=proc.wait(), output=bytes(out))
+
+    def attach(self, ref: str, *, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> Attachment:
+        """Like ``docker attach``: a connection to the running container's stdio (through its monitor).
+
+        Raises NoSuchContainer, ContainerStateConflict (not running: ``You cannot attach to a stopped
+        container, start it first``; paused).
+        """
+        from dockernb.engine.containers.attach import connect
+
+        cid = self.store.resolve(ref)
+        return connect(self, cid, stdin=stdin, stdout=stdout, stderr=stderr)
+
+    def resize(self, ref: str, rows: int, cols: int) -> None:
+        """The container's tty window size (``docker`` does it on SIGWINCH)."""
+        att = self.attach(ref, stdout=False, stderr=False)
+        with att:
+            att.resize(rows, cols)
+
+    # --- what other services ask ---------------------------------------------------------------
+
+    def image_uses(self) -> Iterator[tuple[str, str, bool]]:
+        from dockernb.engine.containers.query import image_uses
+
+        return iter(image_uses(self))
+
+    def volume_users(self) -> dict[str, builtins.list[str]]:
+        """volume name -> ids of the containers that mount it."""
+        out: dict[str, builtins.list[str]] = {}
+        for record, _ in self.store.list():
+            for m in record.host_config.mounts:
+                if m.type == "volume":
+                    out.setdefault(m.source, []).append(record.id)
+        return out
+
+    def check_running(self, ref: str, verb: str) -> str:
+        cid = self.store.resolve(ref)
+        state = self.current_state(cid)
+        if state.status is not ContainerStatus.RUNNING:
+            raise ContainerStateConflict(conflict_message(verb, state.status, cid, ref))
+        return cid
+

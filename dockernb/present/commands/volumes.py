@@ -1,0 +1,129 @@
+"""The volume verbs' runners (layer L7): docker's tables, ``volume inspect``'s JSON and per-argument errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from dockernb.errors import DockernbError, NoSuchVolume
+from dockernb.present.context import Context
+from dockernb.present.gotemplate import Struct, TemplateError, render
+from dockernb.present.units import human_size
+
+__all__ = ["RUNNERS"]
+
+_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
+            "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE"}
+
+
+def _kv(items: list[str]) -> dict[str, str]:
+    return {k: v for k, _, v in (i.partition("=") for i in items)}
+
+
+def _filters(ns: argparse.Namespace) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in ns.filters:
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def create(ns: argparse.Namespace, ctx: Context) -> int:
+    name = ns.args[0] if ns.args else ns.name
+    if ns.args and ns.name and ns.name != ns.args[0]:
+        ctx.eprint("Conflicting options: either specify --name or provide positional arg, not both")
+        return 1
+    rec = ctx.engine.volumes.create(name, driver=ns.driver, labels=_kv(ns.label), options=_kv(ns.opt))
+    ctx.print(rec.name)
+    return 0
+
+
+def ls(ns: argparse.Namespace, ctx: Context) -> int:
+    from dockernb.present.images import format_table
+
+    vols = ctx.engine.volumes.list(filters=_filters(ns))
+    fmt = ns.format or "table"
+    if fmt == "table":
+        fmt = "{{.Name}}" if ns.quiet else "table {{.Driver}}\t{{.Name}}"
+    rows = [Struct("*formatter.volumeContext", {
+        "Driver": v.driver, "Name": v.name, "Mountpoint": str(v.mountpoint), "Scope": "local",
+        "Labels": ",".join(f"{k}={val}" for k, val in sorted(v.labels.items())), "Links": "N/A", "Size": "N/A",
+        "Label": lambda key, _v=v: _v.labels.get(key, ""),
+    }) for v in vols]  # fmt: skip
+    try:
+        ctx.out.write(format_table(fmt, rows, _HEADERS))
+    except TemplateError as err:
+        ctx.eprint(f"failed to execute template: {err}")
+        return 1
+    return 0
+
+
+def inspect(ns: argparse.Namespace, ctx: Context) -> int:
+    from dockernb.present.images import go_json
+
+    found: list[Any] = []
+    errors: list[str] = []
+    for name in ns.args:
+        try:
+            found.append(ctx.engine.volumes.inspect(name))
+        except NoSuchVolume:
+            errors.append(f"Error: No such volume: {name}")
+    if ns.format:
+        try:
+            ctx.out.write("".join(render(ns.format, item) + "\n" for item in found) or "\n")
+        except TemplateError as err:
+            ctx.eprint(f"Template parsing error: {err}")
+            return 1
+    else:
+        ctx.print(go_json(found) if found else "[]")
+    if errors:
+        ctx.eprint("\n".join(errors))
+        return 1
+    return 0
+
+
+def rm(ns: argparse.Namespace, ctx: Context) -> int:
+    code = 0
+    for name in ns.args:
+        try:
+            ctx.engine.volumes.remove(name, force=ns.force)
+        except NoSuchVolume:
+            if ns.force:
+                ctx.print(name)
+                continue
+            ctx.eprint(f"Error: No such volume: {name}")
+            code = 1
+            continue
+        except DockernbError as err:
+            ctx.eprint(f"Error response from daemon: {err}")
+            code = 1
+            continue
+        ctx.print(name)
+    return code
+
+
+def prune(ns: argparse.Namespace, ctx: Context) -> int:
+    if not ns.force:
+        ctx.out.write("WARNING! This will remove all local volumes not used by at least one container.\n"
+                      "Are you sure you want to continue? [y/N] ")
+        ctx.out.flush()
+        stream = ctx.stdin if ctx.stdin is not None else sys.stdin.buffer
+        answer = stream.readline()
+        text = answer.decode() if isinstance(answer, bytes) else str(answer)
+        if text.strip().lower() not in ("y", "yes"):
+            return 0
+    report = ctx.engine.volumes.prune(filters=_filters(ns))
+    if report.deleted:
+        ctx.print("Deleted Volumes:")
+        for name in report.deleted:
+            ctx.print(name)
+        ctx.print("")
+    ctx.print(f"Total reclaimed space: {human_size(report.space_reclaimed)}")
+    return 0
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
+    "volume create": create, "volume ls": ls, "volume list": ls, "volume inspect": inspect, "volume rm": rm,
+    "volume remove": rm, "volume prune": prune,
+}  # fmt: skip
