@@ -221,6 +221,7 @@ def _plan(
         cgroupns=rootfs.cgroupns,
         loopback_up=spec.annotations.get(ann.LOOPBACK) == "up" and net is not None and not net.path,
         oom_score_adj=p.oom_score_adj,
+        inspectable_until_start=os.geteuid() != 0 and "pid" in kinds and "pid" not in {k for k, _ in joins},
     )
     return plan, flags, joins
 

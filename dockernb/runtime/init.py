@@ -89,6 +89,9 @@ class InitPlan:
     cgroupns: bool = False
     loopback_up: bool = False
     oom_score_adj: int | None = None
+    #: rootless, a fresh pid namespace: dumpable while created, so that its (unprivileged) creator
+    #: can open /proc/<pid>/ns/* to plumb the network before start; no container process exists yet
+    inspectable_until_start: bool = False
 
 
 # --- exec lookup (Go's exec.LookPath) ---------------------------------------------------------------
@@ -430,6 +433,10 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
         except OSError as err:
             raise InitError("setup", f"write /proc/self/oom_score_adj: {_oserror_text(err)}") from err
     path, env = finish_process(calls, proc, user, stdio_ready=stdio_ready)
+    if plan.inspectable_until_start:
+        # an unprivileged creator has no CAP_SYS_PTRACE over a non-dumpable process: without this,
+        # /proc/<pid>/ns/net stays closed to the engine that must put the veth in (see InitPlan)
+        calls.prctl(sc.PR_SET_DUMPABLE, 1)
     chan.send(Msg.CREATED)
     chan.close()
     while True:
@@ -445,5 +452,7 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
         if kind is Msg.START:
             break
         conn.close()
+    if plan.inspectable_until_start:
+        calls.prctl(sc.PR_SET_DUMPABLE, 0)  # closed again until execve (CVE-2019-5736)
     listener.close()
     exec_now(calls, proc, path, env, starter)
