@@ -328,8 +328,10 @@ class ContainerService:
     def sizes(self, record: Any) -> tuple[int, int]:  # noqa: ANN401 - a ContainerRecord
         """(writable layer bytes, + the image's bytes) for ``ps -s``."""
         rw = 0
+        key = record.extra.get("snapshot", record.id)
         with contextlib.suppress(DockernbError, OSError):
-            rw = self.images.snapshotter.usage(record.extra.get("snapshot", record.id)).size
+            upper = _upper_dir(self.images.snapshotter.mounts(key))
+            rw = _files_size(upper) if upper else self.images.snapshotter.usage(key).size
         image = 0
         with contextlib.suppress(DockernbError):
             image = self.images.record(record.image_id).size
@@ -470,3 +472,30 @@ class ContainerService:
             raise ContainerStateConflict(conflict_message(verb, state.status, cid, ref))
         return cid
 
+
+
+def _upper_dir(mounts: Sequence[Any]) -> str:
+    for m in mounts:
+        for opt in getattr(m, "options", ()):
+            if opt.startswith("upperdir="):
+                return str(opt[len("upperdir="):])
+    return ""
+
+
+def _files_size(top: str) -> int:
+    """docker's directory.Size: the bytes of every non-directory entry (hard links once)."""
+    import os
+
+    total, seen = 0, set()
+    for base, dirs, files in os.walk(top):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(base, d))]:
+            try:
+                st = os.lstat(os.path.join(base, name))
+            except OSError:
+                continue
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
