@@ -74,7 +74,8 @@ COMMANDS: dict[str, str] = {
     **{verb: "containers" for verb in (
         "ps", "container ls", "container ps", "container list", "logs", "container logs", "container inspect",
         "container remove", *(f"{prefix}{v}" for prefix in ("", "container ") for v in (
-            "run", "create", "start", "stop", "restart", "kill", "wait", "rm", "exec", "attach", "port", "rename")),
+            "run", "create", "start", "stop", "restart", "kill", "wait", "rm", "exec", "attach", "port", "rename",
+            "commit")),
     )},
     # volumes and networks (dockernb/present/verbs/volumes.py, networks.py)
     **{f"volume {v}": "volumes" for v in ("create", "ls", "list", "inspect", "rm", "remove", "prune")},

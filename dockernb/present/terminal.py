@@ -66,7 +66,7 @@ def _raw(fd: int | None, enabled: bool) -> Iterator[None]:
         return
     saved = termios.tcgetattr(fd)
     try:
-        ttymod.setraw(fd)
+        ttymod.setraw(fd, termios.TCSANOW)  # TCSAFLUSH (the default) would drop what was typed ahead
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)

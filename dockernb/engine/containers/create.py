@@ -178,7 +178,9 @@ def create_container(
     )  # fmt: skip
     record = svc.store.create(record)  # NameInUse, InvalidContainerName
     try:
-        svc.images.prepare_rootfs(image.id, cid, labels={"dockernb.container": cid})
+        from dockernb.engine.containers.initlayer import prepare_layers
+
+        prepare_layers(svc.images.snapshotter, cid, svc.images.ensure_unpacked(image.id))
         for m in mounts:
             if m.type == "volume":
                 svc.volume_store.create(m.source, anonymous=m.anonymous)
@@ -191,8 +193,11 @@ def create_container(
 def _undo(svc: ContainerService, record: ContainerRecord, err: BaseException) -> None:
     """Remove what a failed create made (the record, its snapshot, its anonymous volumes)."""
     try:
-        with contextlib.suppress(NoSuchSnapshot):
-            svc.images.snapshotter.remove(record.id)
+        from dockernb.engine.containers.initlayer import init_name
+
+        for key in (record.id, init_name(record.id)):
+            with contextlib.suppress(NoSuchSnapshot):
+                svc.images.snapshotter.remove(key)
         for m in record.host_config.mounts:
             if m.type == "volume" and m.anonymous:
                 with contextlib.suppress(DockernbError):

@@ -101,15 +101,16 @@ class EngineHooks:
     def cleanup(self, record: ContainerRecord, state: ContainerState) -> None:
         from dockernb.engine.containers.lifecycle import release_run
 
+        svc = self.service(record.id)
         try:
-            now = self.store.state(record.id)
+            # under the lock, which start holds from its sandbox to its record: a start that raced
+            # us either finished (the resources are the new run's: hands off) or waits for us
+            with self.store.lock(record.id):
+                if self.store.state(record.id).status in _LIVE:
+                    return
+                release_run(svc, record.id)
         except NoSuchContainer:
-            now = state
-        if now.status in _LIVE and now.generation > state.generation:
-            return  # a start raced us: the runtime state and the network are the new run's
-        if now.status in _LIVE:
-            return
-        release_run(self.service(record.id), record.id)
+            release_run(svc, record.id)  # removed meanwhile (rm -f): idempotent, as rm's own
 
     def remove(self, record: ContainerRecord) -> None:
         with contextlib.suppress(DockernbError):

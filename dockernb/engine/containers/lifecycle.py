@@ -196,8 +196,11 @@ def release_run(svc: ContainerService, container_id: str) -> None:
 def destroy(svc: ContainerService, record: ContainerRecord, *, volumes: bool = False) -> None:
     """Remove everything a stopped container owns: run leftovers, snapshot, record, anonymous volumes."""
     release_run(svc, record.id)
-    with contextlib.suppress(NoSuchSnapshot):
-        svc.images.snapshotter.remove(record.extra.get("snapshot", record.id))
+    from dockernb.engine.containers.initlayer import init_name
+
+    for key in (record.extra.get("snapshot", record.id), init_name(record.id)):
+        with contextlib.suppress(NoSuchSnapshot):
+            svc.images.snapshotter.remove(key)
     svc.store.delete(record.id)
     if volumes:
         for m in record.host_config.mounts:

@@ -380,6 +380,17 @@ class ContainerService:
         """Like ``docker rename``. Raises NoSuchContainer, NameInUse, InvalidContainerName."""
         self.store.rename(self.store.resolve(ref), new_name)
 
+    def commit(self, ref: str, repository: str = "", *, message: str = "", author: str = "",
+               changes: Sequence[str] = (), pause: bool = True) -> str:
+        """Like ``docker commit``: a new image from the container's changes; its id (``sha256:...``).
+
+        Raises NoSuchContainer, NoSuchImage (its image is gone), InvalidChange, InvalidReference.
+        """
+        from dockernb.engine.containers.commit import commit_container
+
+        return commit_container(self, self.store.resolve(ref), repository, message=message, author=author,
+                                changes=changes, pause=pause)
+
     # --- exec, attach --------------------------------------------------------------------------
 
     def exec_start(

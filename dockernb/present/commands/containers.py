@@ -122,7 +122,7 @@ def create(ns: argparse.Namespace, ctx: Context) -> int:
 
 def run(ns: argparse.Namespace, ctx: Context) -> int:
     verb = _verb(ns, "run")
-    if ns.tty and ns.interactive and not _is_tty(ctx):
+    if ns.tty and ns.interactive and not ns.detach and not _is_tty(ctx):
         ctx.eprint("the input device is not a TTY")
         return 1
     if ns.detach_keys:
@@ -391,6 +391,15 @@ def rename(ns: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def commit(ns: argparse.Namespace, ctx: Context) -> int:
+    repository = ns.args[1] if len(ns.args) > 1 else ""
+    pause = str(ns.pause).lower() in ("true", "1", "")
+    image_id = ctx.engine.containers.commit(ns.args[0], repository, message=ns.message, author=ns.author,
+                                            changes=ns.change, pause=pause)
+    ctx.print(image_id)
+    return 0
+
+
 # --- exec, attach ------------------------------------------------------------------------------------
 
 
@@ -466,5 +475,6 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
     **_spelled(restart, "restart"), **_spelled(kill, "kill"), **_spelled(wait, "wait"), **_spelled(rm, "rm"),
     "container remove": rm, "container inspect": container_inspect,
     **_spelled(exec_, "exec"), **_spelled(attach, "attach"), **_spelled(port, "port"), **_spelled(rename, "rename"),
+    **_spelled(commit, "commit"),
 }  # fmt: skip
 
