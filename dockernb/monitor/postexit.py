@@ -224,11 +224,12 @@ def _restart(store: ContainerStore, hooks: PostExitHooks, record: ContainerRecor
 def handle(root: Path, container_id: str, hooks_spec: str = "") -> int:
     """The post-exit handler's whole job; returns the process's exit status."""
     store = ContainerStore(Layout(root))
-    hooks = _load_hooks(hooks_spec, store) if hooks_spec else StoreHooks(store)
     try:
         record, state, restart = _record_exit(store, container_id)
     except NoSuchContainer:
-        return 0  # removed while it exited (rm -f): the remover cleans up
+        return 0  # removed while it exited (rm -f, an attached run --rm): the remover cleans up
+    # loaded only now: importing the engine's hooks costs, and a removed container needs none
+    hooks = _load_hooks(hooks_spec, store) if hooks_spec else StoreHooks(store)
     hooks.cleanup(record, state)
     if restart:
         if _wait_backoff(store, container_id, state.restart_delay):

@@ -11,6 +11,7 @@ sentence (golden ``ps-format-bad-field``).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -228,9 +229,31 @@ def render_ps(
     table = source.startswith("table")
     body = source[len("table") :] if table else source
     body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+    fields = _plain_fields(body)
+    if fields is not None:
+        # only {{.Field}} cells between tabs (the default table): the values as they are, no template
+        cells = [ps_context(item, trunc=trunc, now=now) for item in items]
+        rows = ["\t".join(str(c[f]) for f in fields) for c in cells]
+        if not table:
+            return "".join(row + "\n" for row in rows)
+        return tabwrite(["\t".join(HEADERS[f] for f in fields), *rows]) + "\n"
     template = Template(body)
     rows = [template.render(ps_context(item, trunc=trunc, now=now)) for item in items]
     if not table:
         return "".join(row + "\n" for row in rows)
     header = template.render(_header_context())
     return tabwrite("\n".join([header, *rows]).split("\n")) + "\n"
+
+
+_PLAIN = re.compile(r"\{\{\.(\w+)\}\}")
+
+
+def _plain_fields(body: str) -> list[str] | None:
+    """The fields of a format made only of tab-separated ``{{.Field}}`` cells naming known fields, else None."""
+    fields = []
+    for cell in body.split("\t"):
+        m = _PLAIN.fullmatch(cell)
+        if m is None or m.group(1) not in HEADERS:
+            return None
+        fields.append(m.group(1))
+    return fields

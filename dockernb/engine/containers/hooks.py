@@ -95,7 +95,8 @@ class EngineHooks:
             from dockernb.engine.images import ImageService
 
             config = self._config(container_id)
-            self.__dict__["_svc"] = ContainerService(config, ImageService(config))
+            # the image service only if needed (--rm): cleanup needs the runtime and the network alone
+            self.__dict__["_svc"] = ContainerService(config, lambda: ImageService(config))
         return self.__dict__["_svc"]
 
     def cleanup(self, record: ContainerRecord, state: ContainerState) -> None:

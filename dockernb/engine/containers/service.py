@@ -28,7 +28,7 @@ from dockernb.errors import (
     NoSuchImage,
 )
 from dockernb.monitor.reconcile import MONITOR_LOST, effective
-from dockernb.spec.container import ContainerConfig, ContainerSummary, HostConfig
+from dockernb.spec.container import ContainerConfig, ContainerRecord, ContainerSummary, HostConfig
 from dockernb.spec.logline import LogLine
 from dockernb.spec.ports import PortBinding
 from dockernb.spec.status import ContainerState, ContainerStatus, conflict_message
@@ -60,6 +60,8 @@ class ContainerService:
         self.store = ContainerStore(self.layout)
         # the image service is made on first use: ps and stop need none (importing it costs)
         self._images = images
+        #: container id -> ((inode, mtime, size) of its config.json, decoded record), for ps
+        self.record_cache: dict[str, tuple[tuple[int, int, int], ContainerRecord]] = {}
 
     @cached_property
     def images(self) -> ImageService:
