@@ -130,10 +130,8 @@ class _Filters:
             return False
         if "label" in f and not all(_label_match(v, record.config.labels) for v in f["label"]):
             return False
-        if self.ancestors is not None and record.image_id not in self.ancestors and not any(
-            _name_match(v, record.config.image) for v in f["ancestor"]
-        ):
-            return False
+        if self.ancestors is not None and record.image_id not in self.ancestors:
+            return False  # docker compares image ids (the name a container was made with may have moved)
         created = record.created.timestamp()
         if self.before is not None and created >= self.before:
             return False
