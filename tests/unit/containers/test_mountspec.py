@@ -38,7 +38,8 @@ def test_volume_errors(raw: str, message: str) -> None:
 
 def test_mount_and_tmpfs() -> None:
     m = parse_mount("type=bind,source=/s,target=/t,readonly,bind-propagation=rslave")
-    assert (m.type, m.source, m.target, m.read_only, m.propagation, m.legacy) == ("bind", "/s", "/t", True, "rslave", "")
+    assert (m.type, m.source, m.target, m.read_only, m.propagation, m.legacy) == (
+        "bind", "/s", "/t", True, "rslave", "")
     m = parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1777")
     assert (m.type, m.target, m.options) == ("tmpfs", "/t", ("size=1m", "mode=1777"))
     assert parse_mount("target=/v").anonymous
