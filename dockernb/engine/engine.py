@@ -36,7 +36,9 @@ class Engine:
     def system(self) -> SystemService:
         from dockernb.engine.system import SystemService
 
-        return SystemService(self.config)
+        svc = SystemService(self.config)
+        svc.counters = self._counters
+        return svc
 
     @cached_property
     def builds(self) -> BuildService:
@@ -72,6 +74,14 @@ class Engine:
         from dockernb.engine.networks import NetworkService
 
         return NetworkService(self.containers)
+
+    def _counters(self) -> dict[str, int]:
+        """``info``'s counts of containers by state, and of images."""
+        states = [str(s.state.status) for s in self.containers.list(all=True)]
+        running = sum(st in ("running", "restarting") for st in states)
+        paused = states.count("paused")
+        return {"containers": len(states), "running": running, "paused": paused,
+                "stopped": len(states) - running - paused, "images": len(self.images.list())}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Engine:

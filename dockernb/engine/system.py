@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +94,8 @@ class SystemService:
 
     def __init__(self, config: Config) -> None:
         self._config = config
+        #: the engine's object counts for ``info`` (containers, running, paused, stopped, images)
+        self.counters: Callable[[], Mapping[str, int]] | None = None
 
     def version(self) -> VersionInfo:
         """Like `docker version` (the engine half)."""
@@ -124,6 +127,7 @@ class SystemService:
         results += network_probes(self._config)
         driver, reason = self.storage_driver(by_name)
         layout = probe.cgroup_layout()
+        counts = dict(self.counters()) if self.counters is not None else {}
         return SystemInfo(
             root=self._config.root,
             root_source=self._config.sources.get("root", "default"),
@@ -141,4 +145,9 @@ class SystemService:
             registry_mirrors=self._config.registry_mirrors,
             insecure_registries=self._config.insecure_registries,
             features=tuple(Feature(p.name, p.ok, p.detail, p.check) for p in results),
+            containers=counts.get("containers", 0),
+            running=counts.get("running", 0),
+            paused=counts.get("paused", 0),
+            stopped=counts.get("stopped", 0),
+            images=counts.get("images", 0),
         )
