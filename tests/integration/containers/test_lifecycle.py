@@ -53,3 +53,16 @@ def test_create_start_attach_and_logs(cli: Cli) -> None:
     data = json.loads(cli.ok("inspect", "g-created"))
     assert data[0]["Config"]["Cmd"] == ["sh", "-c", "echo out1; echo err1 >&2; printf no-newline"]
     assert data[0]["State"]["Status"] == "exited" and data[0]["Path"] == "sh"
+
+
+def test_limits(cli: Cli) -> None:
+    r = cli("run", "--rm", "-m", "64m", "--pids-limit", "10", "busybox", "sh", "-c",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null; true")
+    assert r.code == 0, r
+    from tests.capabilities import available
+
+    if available("cgroup-delegation"):
+        assert r.out.split() == [str(64 << 20), "10"]
+    else:  # rootless without delegation: docker's words, and the container runs unlimited
+        assert "WARNING: Running in rootless-mode without cgroups." in r.err
+        assert "Limitation discarded." in r.err and "PIDs limit discarded." in r.err
