@@ -66,9 +66,10 @@ def test_events_serialise_with_their_attributes() -> None:
 
 def test_an_engine_without_the_services_says_which_is_missing(tmp_path: Path) -> None:
     engine = Engine.from_env({"DOCKERNB_ROOT": str(tmp_path)})
-    with pytest.raises(NotSupported, match="^this dockernb engine has no container service yet$"):
-        containers(engine)
+    assert containers(engine) is engine.containers  # the container service has landed (issue 5)
     assert images(engine) is engine.images  # the image service has landed (issue 3)
+    with pytest.raises(NotSupported, match="^this dockernb engine has no container service yet$"):
+        containers(object())  # an engine without one says so
     # and no event feed yet: the sidebar is told so rather than shown a fake one
     assert events_source(engine) is None
 
