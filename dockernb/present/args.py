@@ -73,7 +73,7 @@ COMMANDS: dict[str, str] = {
     # the container verbs (dockernb/present/verbs/containers.py)
     **{verb: "containers" for verb in (
         "ps", "container ls", "container ps", "container list", "logs", "container logs", "container inspect",
-        "container remove", *(f"{prefix}{v}" for prefix in ("", "container ") for v in (
+        "container remove", "container prune", *(f"{prefix}{v}" for prefix in ("", "container ") for v in (
             "run", "create", "start", "stop", "restart", "kill", "wait", "rm", "exec", "attach", "port", "rename",
             "commit")),
     )},

@@ -100,10 +100,11 @@ def test_posts_with_a_login_cookie_need_the_xsrf_token(real: Jupyter) -> None:
     assert post({"X-XSRFToken": xsrf}) == 200  # reached the engine, which pruned its (no) dangling images
 
 
-def test_missing_services_say_so(real: Jupyter) -> None:
-    assert real.api(f"{API}/containers") == (501, {"message": "this dockernb engine has no container service yet"})
+def test_the_container_service_answers(real: Jupyter) -> None:
+    # the container service has landed (issue 5): an empty list, and docker's words for a missing container
+    assert real.api(f"{API}/containers") == (200, {"containers": []})
     status, body = real.api(f"{API}/containers/web/start", method="POST", body={})
-    assert (status, body) == (501, {"message": "this dockernb engine has no container service yet"})
+    assert (status, body) == (404, {"message": "No such container: web"})
 
 
 def test_images_come_from_the_image_service(real: Jupyter) -> None:

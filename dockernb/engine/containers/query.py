@@ -24,7 +24,7 @@ from dockernb.spec.status import ContainerState, ContainerStatus
 if TYPE_CHECKING:
     from dockernb.engine.containers.service import ContainerService
 
-__all__ = ["PS_FILTERS", "image_uses", "list_containers", "network_names"]
+__all__ = ["PS_FILTERS", "image_uses", "list_containers", "network_names", "prune_candidates"]
 
 PS_FILTERS = ("ancestor", "before", "exited", "expose", "health", "id", "isolation", "is-task", "label",
               "name", "network", "publish", "since", "status", "volume")
@@ -227,3 +227,28 @@ def image_uses(svc: ContainerService) -> Iterable[tuple[str, str, bool]]:
     """(container id, image id, running) for every container (what rmi and prune respect)."""
     for record, state in _load_all(svc):
         yield record.id, record.image_id, state.status in _LIVE
+
+
+def prune_candidates(svc: ContainerService, filters: Mapping[str, Sequence[str]]) -> list[ContainerRecord]:
+    """The stopped containers ``container prune`` removes (docker's ``until`` and ``label`` filters)."""
+    for key in filters:
+        if key not in ("until", "label", "label!"):
+            raise InvalidFilter(key)
+    until = None
+    if filters.get("until"):
+        from dockernb.engine.image_query import parse_until
+
+        until = parse_until(filters["until"][-1])
+    out = []
+    for record, state in _load_all(svc):
+        if state.status not in (ContainerStatus.EXITED, ContainerStatus.CREATED, ContainerStatus.DEAD):
+            continue
+        if until is not None and record.created >= until:
+            continue
+        labels = record.config.labels
+        if not all(_label_match(v, labels) for v in filters.get("label", [])):
+            continue
+        if any(_label_match(v, labels) for v in filters.get("label!", [])):
+            continue
+        out.append(record)
+    return out

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from dockernb.config import Config
-from dockernb.engine.containers.types import Container, CreateResult, ExecResult, RunResult
+from dockernb.engine.containers.types import Container, ContainerPrune, CreateResult, ExecResult, RunResult
 from dockernb.errors import (
     Conflict,
     ContainerStateConflict,
@@ -304,6 +304,24 @@ class ContainerService:
         from dockernb.engine.containers.lifecycle import remove_container
 
         return remove_container(self, ref, force=force, volumes=volumes)
+
+    def prune(self, *, filters: Mapping[str, Sequence[str]] | None = None) -> ContainerPrune:
+        """Like ``docker container prune``: remove every stopped container (filters: ``until``, ``label``).
+
+        Raises InvalidFilter.
+        """
+        from dockernb.engine.containers.query import prune_candidates
+
+        deleted, space = [], 0
+        for record in prune_candidates(self, filters or {}):
+            size = self.sizes(record)[0]
+            try:
+                self.remove(record.id)
+            except (NoSuchContainer, ContainerStateConflict):
+                continue  # started or removed meanwhile
+            deleted.append(record.id)
+            space += size
+        return ContainerPrune(deleted=tuple(deleted), space_reclaimed=space)
 
     def remove_volume_if_unused(self, name: str) -> None:
         users = self.volume_users().get(name, [])

@@ -11,7 +11,7 @@ from dockernb.spec.container import ContainerRecord
 from dockernb.spec.ports import PortBinding
 from dockernb.spec.status import ContainerState
 
-__all__ = ["Container", "CreateResult", "ExecResult", "RunResult"]
+__all__ = ["Container", "ContainerPrune", "CreateResult", "ExecResult", "RunResult"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,3 +65,11 @@ class ExecResult:
 
     exit_code: int
     output: bytes = b""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerPrune:
+    """``container prune``: the ids removed and the bytes their writable layers held."""
+
+    deleted: tuple[str, ...] = ()
+    space_reclaimed: int = 0

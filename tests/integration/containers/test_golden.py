@@ -170,6 +170,8 @@ def test_golden_lifecycle(cli: Cli) -> None:
     check(cli, "wait-killed")
     check(cli, "rm-stopped-two")
     check(cli, "rm-force-running")
+    cli.ok("stop", "-t", "1", "lc-t")  # the recording's scene: lc-w and lc-t stopped, nothing else left
+    check(cli, "container-prune")
 
 
 def test_golden_logs(cli: Cli) -> None:
