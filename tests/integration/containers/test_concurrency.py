@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from tests.integration.containers.conftest import Cli
+from tests.integration.containers.conftest import Cli, leftovers
 
 pytestmark = pytest.mark.rootless
 
@@ -26,7 +27,12 @@ WORKER = textwrap.dedent("""
     for i in range(cycles):
         r = eng.containers.run("busybox", ["sh", "-c", f"exit {i % 3}"], name="" if i % 2 else f"{me}-{i}")
         ids.append(r.id); names.append(r.name); codes.append(r.exit_code)
-        eng.containers.remove(r.id)
+        if i % 2:  # half removed at once, half kept to the end: all 40 coexist with the other worker's
+            eng.containers.remove(r.id)
+    for cid, name in zip(ids, names):
+        if not name.startswith(me + "-"):
+            continue
+        eng.containers.remove(cid)
     contested = ""
     try:
         from dockernb.spec.container import ContainerConfig
@@ -48,7 +54,11 @@ def test_two_processes_twenty_cycles(cli: Cli) -> None:
         results.append(json.loads(out))
     ids = [i for r in results for i in r["ids"]]
     names = [n for r in results for n in r["names"]]
-    assert len(set(ids)) == 40 and len(set(names)) == 40
+    assert len(set(ids)) == 40
+    # names given are kept; generated ones are docker's adjective_surname (a removed one may come back)
+    given = sorted(f"{w}-{i}" for w in "ab" for i in range(0, 20, 2))
+    assert sorted(n for n in names if n[:2] in ("a-", "b-")) == given
+    assert all(re.fullmatch(r"[a-z]+_[a-z]+\d?", n) for n in names if n[:2] not in ("a-", "b-"))
     for r in results:
         assert r["codes"] == [i % 3 for i in range(20)]
     contested = sorted(r["contested"] for r in results)
@@ -60,3 +70,4 @@ def test_two_processes_twenty_cycles(cli: Cli) -> None:
     assert cli.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}") == "contested Created\n"
     assert cli.ok("rm", "contested") == "contested\n"
     assert not list((cli.root / "containers").glob("[0-9a-f]*"))
+    assert leftovers(cli.root, [*ids, *winners]) == []  # no monitor, cgroup or directory of the 41
