@@ -55,13 +55,19 @@ class RuntimeSpawner:
         self.root_mounts = tuple(root_mounts)
 
     def create(self, stdio: Stdio) -> Task:
-        created = rt.create(
-            self.container_id,
-            state_dir=self.state_dir,
-            spec=self.spec,
-            stdio=rt.Stdio(stdio.stdin, stdio.stdout, stdio.stderr),
-            root_mounts=self.root_mounts,
-        )
+        # the monitor runs with umask 077 (its attach socket is born private); the container's
+        # processes get docker's 022, and so do its cgroup directories (inherited at the clone)
+        saved = os.umask(0o022)
+        try:
+            created = rt.create(
+                self.container_id,
+                state_dir=self.state_dir,
+                spec=self.spec,
+                stdio=rt.Stdio(stdio.stdin, stdio.stdout, stdio.stderr),
+                root_mounts=self.root_mounts,
+            )
+        finally:
+            os.umask(saved)
         warnings = self.state_dir.parent / WARNINGS_FILE
         if created.warnings:
             warnings.write_text(json.dumps(created.warnings))

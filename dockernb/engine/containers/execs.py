@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockernb import errors
@@ -75,11 +76,23 @@ def exec_start(
     detach: bool = False,
 ) -> ExecProcess | None:
     """Start ``cmd`` in the running container; None with ``detach`` (nobody waits for it)."""
-    from dockernb import runtime as rt
     from dockernb.engine.containers.start import runtime_dir
 
     _check_running(svc, container_id, ref or container_id)
     state_dir = runtime_dir(svc, container_id)
+    saved = os.umask(0o022)  # docker's umask for the process, whatever the caller's (inherited at the clone)
+    try:
+        return _exec(state_dir, cmd, env=env, workdir=workdir, user=user, tty=tty, stdin=stdin,
+                     privileged=privileged, console_size=console_size, detach=detach)
+    finally:
+        os.umask(saved)
+
+
+def _exec(state_dir: Path, cmd: Sequence[str], *, env: Sequence[str], workdir: str | None, user: str | None,
+          tty: bool, stdin: bool, privileged: bool, console_size: tuple[int, int] | None,
+          detach: bool) -> ExecProcess | None:
+    from dockernb import runtime as rt
+
     if detach:
         _exec_detached(state_dir, cmd, env=env, cwd=workdir, user=user, privileged=privileged)
         return None

@@ -66,3 +66,10 @@ def test_limits(cli: Cli) -> None:
     else:  # rootless without delegation: docker's words, and the container runs unlimited
         assert "WARNING: Running in rootless-mode without cgroups." in r.err
         assert "Limitation discarded." in r.err and "PIDs limit discarded." in r.err
+
+
+def test_processes_get_dockers_umask(cli: Cli) -> None:
+    assert cli.ok("run", "--name", "um", "-d", "busybox", "sleep", "1000") != ""
+    assert cli.ok("exec", "um", "sh", "-c", "umask; touch /tmp/f; stat -c %a /tmp/f") == "0022\n644\n"
+    r = cli("run", "--rm", "busybox", "sh", "-c", "umask")
+    assert (r.code, r.out) == (0, "0022\n")
