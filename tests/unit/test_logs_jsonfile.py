@@ -156,20 +156,28 @@ def test_follow_sees_appends_rotation_and_stops_when_done(tmp_path: Path) -> Non
     log = tmp_path / "c-json.log"
     _fill(log, 3)
     finished = threading.Event()
+    got: list[bytes] = []
+    seen = threading.Condition()
 
     def writer() -> None:
+        # Paced on the reader: like docker's, a follower that falls more than max-file rotations behind
+        # loses lines, and on a loaded machine the reader's poll can stall that long.
         w = JsonFileWriter(log, max_size=200, max_file=5)
         for i in range(3, 40):
             w.write("stdout", b"line %d\n" % i, T0 + i * 1000)
-            time.sleep(0.002)
+            with seen:
+                seen.wait_for(lambda n=i - 1: len(got) >= n, timeout=10)
         w.close()
         finished.set()
 
     t = threading.Thread(target=writer)
     lines = read_logs(log, tail=1, follow=True, done=finished.is_set, poll=0.05)
-    got = [next(lines).data]  # the tail is read before the writer starts
+    got.append(next(lines).data)  # the tail is read before the writer starts
     t.start()
-    got += [g.data for g in lines]
+    for g in lines:
+        with seen:
+            got.append(g.data)
+            seen.notify_all()
     t.join()
     assert got == [b"line %d\n" % i for i in range(2, 40)]
 
