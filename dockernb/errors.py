@@ -7,12 +7,12 @@ Docker has some (../shared/golden records them), so raise sites stay one line::
     DockernbError                      root: catch this to catch everything dockernb raises
     ├── NotFound            (404)      NoSuchContainer, NoSuchImage, NoSuchObject, NoSuchNetwork,
     │                                  NoSuchVolume, NoSuchExec, ManifestUnknown, NoMatchingPlatform,
-    │                                  NoSuchNetworkDriver
+    │                                  NoSuchNetworkDriver, NoSuchPath
     ├── InvalidArgument     (400)      InvalidReference, InvalidPortSpec, InvalidMountSpec,
     │                                  InvalidFilter, InvalidConfig, DockerfileParseError, DockerfileInvalid,
     │                                  BuildContextError, BuildTargetNotFound, SubstitutionError,
     │                                  CopySourceNotFound, InvalidChange, InvalidRequest, InvalidPlatform,
-    │                                  InvalidNetworkMode
+    │                                  InvalidNetworkMode, InvalidCopyPath
     ├── Conflict            (409)      NameInUse, ContainerStateConflict, ImageInUse, PortAllocated,
     │                                  NetworkExists, NotConnected
     ├── Unauthorized        (401)      RegistryAuthRequired
@@ -58,6 +58,7 @@ __all__ = [
     "InvalidChange",
     "InvalidConfig",
     "InvalidContainerName",
+    "InvalidCopyPath",
     "InvalidFilter",
     "InvalidLayer",
     "InvalidManifest",
@@ -82,6 +83,7 @@ __all__ = [
     "NoSuchNetwork",
     "NoSuchNetworkDriver",
     "NoSuchObject",
+    "NoSuchPath",
     "NoSuchSnapshot",
     "NoSuchVolume",
     "NotConnected",
@@ -223,6 +225,16 @@ class NoSuchExec(NotFound):
         self.exec_id = exec_id
 
 
+class NoSuchPath(NotFound):
+    """A path missing in a container's filesystem (``docker cp``; the CLI says ``No such container:path``)."""
+
+    def __init__(self, path: str, container: str = "") -> None:
+        text = f"Could not find the file {path} in container {container}" if container else path
+        super().__init__(text)
+        self.path = path
+        self.container = container
+
+
 class NoSuchNetworkDriver(NotFound):
     """`network create -d x` with a driver dockernb does not have (docker asks its plugins)."""
 
@@ -287,6 +299,11 @@ class InvalidFilter(InvalidArgument):
     def __init__(self, name: str) -> None:
         super().__init__(f"Invalid filter '{name}'")
         self.name = name
+
+
+class InvalidCopyPath(InvalidArgument):
+    """``docker cp``'s own refusals, which its client prints as they are (``cannot copy directory``,
+    ``no such directory``, ``invalid output path: ...``, ``destination "c:/x" must be a directory``)."""
 
 
 class InvalidConfig(InvalidArgument):

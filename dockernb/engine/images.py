@@ -16,6 +16,7 @@ configs (:meth:`ImageService.commit`). It learns which containers use which imag
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dockernb.config import Config
 from dockernb.engine.image_types import DeleteItem, DiskUsage, HistoryItem, Image, ImageUse, ImageUsers, PruneReport
-from dockernb.errors import InternalError, NoSuchContent, NoSuchImage, NoSuchSnapshot
+from dockernb.errors import DockernbError, InternalError, NoSuchContent, NoSuchImage, NoSuchSnapshot
 from dockernb.images.records import ImageRecord, LayerRecord, utc_now
 from dockernb.images.store import ImageStore, ImageView, familiar
 from dockernb.spec.digest import Digest
@@ -32,6 +33,7 @@ from dockernb.spec.events import ProgressMessage
 from dockernb.spec.mount import Mount
 from dockernb.spec.oci import ImageConfig, Platform, parse_image_config
 from dockernb.spec.reference import parse_reference, parse_tag_target
+from dockernb.store.events import EventLog
 from dockernb.store.layout import Layout
 
 if TYPE_CHECKING:
@@ -100,6 +102,31 @@ class ImageService:
     def close(self) -> None:
         if "registry" in self.__dict__ and self._registry is None:
             self.registry.close()
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        return EventLog(self.layout)
+
+    def record_event(self, action: str, actor_id: str, name: str = "") -> None:
+        """Log an image event as dockerd does: ``name`` and the image's labels as attributes; never raises."""
+        labels: dict[str, str] = {}
+        try:
+            view = self.store.view()
+            rec = view.get(actor_id) if actor_id.startswith("sha256:") else view.resolve(parse_reference(actor_id))
+            labels = dict(rec.labels) if rec is not None else {}
+        except DockernbError:
+            pass
+        self.event_log.emit("image", action, actor_id, {**labels, "name": name or actor_id})
+
+    def _deletion_events(self, before: ImageView, items: Iterable[DeleteItem]) -> None:
+        """``untag``/``delete`` events for what rmi or prune removed (``before``: the store beforehand)."""
+        refs = {familiar(r): i for r, i in before.refs.items()}
+        for item in items:
+            if item.untagged:
+                image_id = refs.get(item.untagged, "")
+                self.event_log.emit("image", "untag", image_id, {"name": image_id})
+            elif before.get(item.deleted) is not None:  # an image (the other lines are its layers)
+                self.event_log.emit("image", "delete", item.deleted, {"name": item.deleted})
 
     def register_users(self, users: ImageUsers) -> None:
         """Tell the service how to list the containers using images: ``users()`` -> ImageUse records.
@@ -197,6 +224,7 @@ class ImageService:
         wanted = Platform.parse(platform) if platform else None
         if not all_tags:
             yield from pull_image(self, parsed.with_default_tag(), wanted)
+            self.record_event("pull", parsed.with_default_tag().familiar, parsed.familiar_name)
             return
         from dockernb.engine.push import list_tags
 
@@ -218,6 +246,8 @@ class ImageService:
 
         if not all_tags:
             yield from push_image(self, str(parse_reference(ref).with_default_tag()))
+            pushed = parse_reference(ref).with_default_tag()
+            self.record_event("push", pushed.familiar, pushed.familiar_name)
             return
         name = parse_reference(ref).name
         view = self.store.view()
@@ -265,6 +295,7 @@ class ImageService:
             rec = tx.view.lookup(source)
             tx.set_ref(str(ref), rec.id)
             tx.image(rec.id).last_tag_time = utc_now()
+        self.record_event("tag", rec.id, familiar(str(ref)))
 
     def remove(self, ref: str, *, force: bool = False, prune: bool = True) -> builtins.list[DeleteItem]:
         """Like ``docker rmi`` of one image: untag, and delete when no name is left (docker's rules).
@@ -273,13 +304,19 @@ class ImageService:
         """
         from dockernb.engine.image_delete import remove_image
 
-        return remove_image(self, ref, force=force, prune=prune)
+        before = self.store.view()
+        items = remove_image(self, ref, force=force, prune=prune)
+        self._deletion_events(before, items)
+        return items
 
     def prune(self, *, all: bool = False, filters: Mapping[str, Sequence[str]] | None = None) -> PruneReport:  # noqa: A002
         """Like ``docker image prune``: remove dangling images (``all``: every unused image)."""
         from dockernb.engine.image_delete import prune_images
 
-        return prune_images(self, all=all, filters={k: list(v) for k, v in (filters or {}).items()})
+        before = self.store.view()
+        report = prune_images(self, all=all, filters={k: list(v) for k, v in (filters or {}).items()})
+        self._deletion_events(before, report.deleted)
+        return report
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """The Engine API's ImageInspect JSON for ``ref`` (``docker image inspect``). Raises NoSuchImage."""
@@ -309,6 +346,10 @@ class ImageService:
         from dockernb.engine.image_archive import save_images
 
         save_images(self, refs, out)
+        for name in refs:
+            with contextlib.suppress(DockernbError):
+                image_id = self.store.view().lookup(name).id
+                self.event_log.emit("image", "save", image_id, {"name": image_id})
 
     def load(self, stream: BinaryIO) -> Iterator[ProgressMessage]:
         """Load a docker-archive tar (``docker load``); messages end with ``Loaded image: ...`` lines.
@@ -317,7 +358,13 @@ class ImageService:
         """
         from dockernb.engine.image_archive import load_images
 
-        yield from load_images(self, stream)
+        for message in load_images(self, stream):
+            yield message
+            for prefix in ("Loaded image: ", "Loaded image ID: "):
+                if message.status.startswith(prefix):
+                    with contextlib.suppress(DockernbError):
+                        image_id = self.store.view().lookup(message.status[len(prefix):]).id
+                        self.event_log.emit("image", "load", image_id, {"name": image_id})
 
     def import_(
         self, source: BinaryIO, *, repository: str = "", changes: Sequence[str] = (), message: str = "",
@@ -329,8 +376,10 @@ class ImageService:
         """
         from dockernb.engine.image_archive import import_image
 
-        return import_image(self, source, repository=repository, changes=changes, message=message,
-                            platform=platform, source_name=source_name)  # fmt: skip
+        image_id = import_image(self, source, repository=repository, changes=changes, message=message,
+                                platform=platform, source_name=source_name)  # fmt: skip
+        self.event_log.emit("image", "import", image_id, {"name": image_id})
+        return image_id
 
     def import_url(
         self, url: str, *, repository: str = "", changes: Sequence[str] = (), message: str = "", platform: str = "",

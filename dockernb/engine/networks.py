@@ -61,6 +61,7 @@ class NetworkService:
         rec: NetworkRecord = self._nets.create(name, driver=driver, subnet=subnet, gateway=gateway,
                                                internal=internal, attachable=attachable, labels=dict(labels or {}),
                                                options=dict(options or {}))
+        self._event(rec, "create")
         return rec
 
     def get(self, name_or_id: str) -> NetworkRecord:
@@ -104,11 +105,16 @@ class NetworkService:
     def remove(self, name_or_id: str) -> NetworkRecord:
         """Like ``docker network rm``. Raises NoSuchNetwork, NetworkPredefined, NetworkInUse."""
         rec: NetworkRecord = self._nets.remove(name_or_id)
+        self._event(rec, "destroy")
         return rec
 
     def prune(self) -> builtins.list[str]:
         """Like ``docker network prune``: the names removed."""
+        before = {net.name: net for net in self._nets.networks()}
         names: builtins.list[str] = self._nets.prune()
+        for name in names:
+            if name in before:
+                self._event(before[name], "destroy")
         return names
 
     def connect(self, network: str, container: str, *, aliases: Sequence[str] = (), ipv4_address: str = "") -> None:
@@ -116,11 +122,19 @@ class NetworkService:
         EndpointExists, NotConnected."""
         cid = self.containers.resolve(container)
         self._nets.connect(network, cid, aliases=tuple(aliases), ipv4_address=ipv4_address)
+        self._event(self.get(network), "connect", container=cid)
 
     def disconnect(self, network: str, container: str, *, force: bool = False) -> None:
         """Like ``docker network disconnect``. Raises NoSuchNetwork, NoSuchContainer, NotConnected."""
         cid = self.containers.resolve(container)
+        rec = self.get(network)
         self._nets.disconnect(network, cid, force=force)
+        self._event(rec, "disconnect", container=cid)
+
+    def _event(self, rec: NetworkRecord, action: str, **extra: str) -> None:
+        """A network event as dockerd logs it (``name``, ``type``, and the container for (dis)connect)."""
+        attrs = {**extra, "name": rec.name, "type": rec.driver}
+        self.containers.event_log.emit("network", action, rec.id, attrs)
 
 
 def _label(wanted: str, labels: Mapping[str, str]) -> bool:

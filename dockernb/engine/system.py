@@ -1,11 +1,11 @@
-"""System-wide verbs: version and info (layer L6)."""
+"""System-wide verbs: version, info and events (layer L6)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from dockernb._version import API_VERSION, DOCKER_COMPAT, MIN_API_VERSION, __ver
 from dockernb.config import Config
 from dockernb.linux import probe
 from dockernb.network.probe import network_probes
+from dockernb.spec.events import Event
 
 __all__ = ["Feature", "SystemInfo", "SystemService", "VersionInfo"]
 
@@ -109,6 +110,25 @@ class SystemService:
             arch=_arch(),
             kernel=platform.release(),
         )
+
+    def events(
+        self,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
+    ) -> Iterator[Event]:
+        """Like ``docker events``: the root's events as :class:`~dockernb.spec.events.Event` records.
+
+        ``since``/``until`` are ns since the epoch. Without ``until`` it follows the log for ever
+        (close the iterator to stop); see :func:`dockernb.engine.events.follow` for the rules.
+        Raises InvalidArgument (``since`` after ``until``), InvalidFilter (``Invalid filter 'x'``).
+        """
+        from dockernb.engine.events import follow
+        from dockernb.store.events import EventLog
+        from dockernb.store.layout import Layout
+
+        return follow(EventLog(Layout(self._config.root)), since=since, until=until, filters=filters)
 
     def storage_driver(self, probes: dict[str, probe.Probe]) -> tuple[str, str]:
         """The snapshotter this engine would use here, and why."""

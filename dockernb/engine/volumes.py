@@ -16,6 +16,7 @@ from typing import Any
 
 from dockernb.config import Config
 from dockernb.errors import Conflict, InvalidFilter
+from dockernb.store.events import EventLog
 from dockernb.store.layout import Layout
 from dockernb.volumes.store import VolumeRecord, VolumeStore
 
@@ -56,10 +57,16 @@ class VolumeService:
     def store(self) -> VolumeStore:
         return VolumeStore(self.layout)
 
+    @cached_property
+    def event_log(self) -> EventLog:
+        return EventLog(self.layout)
+
     def create(self, name: str = "", *, driver: str = "local", labels: Mapping[str, str] | None = None,
                options: Mapping[str, str] | None = None) -> VolumeRecord:
         """Like ``docker volume create`` (idempotent for an existing name). Raises InvalidArgument, NotSupported."""
-        return self.store.create(name, driver=driver, labels=labels, options=options)
+        rec = self.store.create(name, driver=driver, labels=labels, options=options)
+        self.event_log.emit("volume", "create", rec.name, {"driver": rec.driver})
+        return rec
 
     def get(self, name: str) -> VolumeRecord:
         """Raises NoSuchVolume."""
@@ -100,6 +107,7 @@ class VolumeService:
         if users:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
         self.store.remove(name)
+        self.event_log.emit("volume", "destroy", name, {"driver": "local"})
 
     def prune(self, *, filters: Mapping[str, Sequence[str]] | None = None) -> VolumePrune:
         """Like ``docker volume prune`` (20.10: every unused local volume)."""
@@ -115,6 +123,7 @@ class VolumeService:
                 continue
             deleted.append(rec.name)
             space += size
+            self.event_log.emit("volume", "destroy", rec.name, {"driver": rec.driver})
         return VolumePrune(tuple(deleted), space)
 
 

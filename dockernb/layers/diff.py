@@ -20,7 +20,7 @@ import hashlib
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import BinaryIO
 
 from dockernb.layers.resolve import is_whiteout, opaque_xattrs
@@ -42,16 +42,19 @@ class _HashingWriter:
         return len(data)
 
 
-def _walk(top: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
-    """(relative path, lstat) for everything under ``top``, sorted bytewise, parents first."""
+def _walk(top: str, rel: str = "", exclude: Collection[str] = ()) -> Iterator[tuple[str, os.stat_result]]:
+    """(relative path, lstat) for everything under ``top``, sorted bytewise, parents first
+    (``exclude``: relative paths left out with everything below them)."""
     base = os.path.join(top, rel) if rel else top
     names = sorted(os.listdir(base), key=os.fsencode)
     for name in names:
         path = f"{rel}/{name}" if rel else name
+        if path in exclude:
+            continue
         st = os.lstat(os.path.join(top, path))
         yield path, st
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk(top, path)
+            yield from _walk(top, path, exclude)
 
 
 def _xattrs(path: str) -> dict[str, bytes]:
@@ -135,10 +138,14 @@ def _is_opaque(path: str) -> bool:
     return False
 
 
-def diff_overlay(upper: str, out: BinaryIO) -> Digest:
-    """Write the layer tar for an overlay upper directory to ``out``; returns its diff_id."""
+def diff_overlay(upper: str, out: BinaryIO, *, exclude: Collection[str] = ()) -> Digest:
+    """Write the layer tar for an overlay upper directory to ``out``; returns its diff_id.
+
+    ``exclude``: relative paths left out, with their subtrees (a container's init-layer mount
+    points, see :func:`dockernb.layers.changes.hidden_paths`).
+    """
     w = _Writer(out)
-    for name, st in _walk(upper):
+    for name, st in _walk(upper, exclude=exclude):
         if is_whiteout(st):
             w.whiteout(name)
             continue
@@ -162,12 +169,13 @@ def _changed(a: os.stat_result, b: os.stat_result, pa: str, pb: str) -> bool:
     return _xattrs(pa) != _xattrs(pb)
 
 
-def diff_trees(before: str, after: str, out: BinaryIO) -> Digest:
-    """Write the layer tar that turns ``before`` into ``after`` to ``out``; returns its diff_id."""
+def diff_trees(before: str, after: str, out: BinaryIO, *, exclude: Collection[str] = ()) -> Digest:
+    """Write the layer tar that turns ``before`` into ``after`` to ``out``; returns its diff_id
+    (``exclude``: paths of ``after`` left out, as for :func:`diff_overlay`)."""
     w = _Writer(out)
     removed_dirs: list[str] = []
     after_names = {}
-    for name, st in _walk(after):
+    for name, st in _walk(after, exclude=exclude):
         after_names[name] = st
         pa, pb = os.path.join(before, name), os.path.join(after, name)
         try:

@@ -16,6 +16,7 @@ The hierarchy roots are parameters, so the v2 code is unit-tested over a fake cg
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import signal
@@ -81,6 +82,11 @@ class CgroupStats:
     memory_limit: int | None = None
     cpu_usage_ns: int | None = None
     pids_current: int | None = None
+    #: page cache docker leaves out of "MEM USAGE" (v1 total_inactive_file, v2 inactive_file)
+    memory_inactive_file: int | None = None
+    #: bytes read from and written to block devices (v1 blkio, v2 io.stat)
+    io_read_bytes: int | None = None
+    io_write_bytes: int | None = None
 
 
 class CgroupManager(Protocol):
@@ -107,6 +113,8 @@ class CgroupManager(Protocol):
     def thaw(self) -> None: ...
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None: ...
+
+    def update(self, resources: Resources) -> list[str]: ...
 
     def oom_killed(self) -> bool: ...
 
@@ -215,6 +223,21 @@ def _keyed(text: str, key: str) -> int | None:
         if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
             return int(parts[1])
     return None
+
+
+def _blkio_bytes(text: str) -> tuple[int | None, int | None]:
+    """(read, write) bytes of a v1 ``blkio.throttle.io_service_bytes`` file (``8:0 Read 4096`` lines)."""
+    if not text:
+        return None, None
+    read = write = 0
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdigit():
+            if parts[1] == "Read":
+                read += int(parts[2])
+            elif parts[1] == "Write":
+                write += int(parts[2])
+    return read, write
 
 
 def _rmdir(path: str, *, retries: int = 20) -> None:
@@ -381,6 +404,21 @@ class V1Manager:
         for path in self._unique():
             _write(os.path.join(path, "cgroup.procs"), str(pid))
 
+    def update(self, resources: Resources) -> list[str]:
+        """New limits for a live cgroup (``docker update``): memory and memory+swap in the order the
+        kernel accepts (the limit may never exceed memsw), the rest as at create; devices untouched."""
+        warnings: list[str] = []
+        m = resources.memory
+        mem = self.dirs.get("memory")
+        if m is not None and mem and m.limit is not None and m.swap:
+            swap_file = os.path.join(mem, "memory.memsw.limit_in_bytes")
+            if os.path.exists(swap_file):
+                current = _int(_read(swap_file)) or 0
+                if m.swap > current:  # raise memsw first, then the limit under it
+                    _write(swap_file, str(m.swap))
+        self._apply(dataclasses.replace(resources, devices=()), warnings)
+        return warnings
+
     def _main(self) -> str | None:
         for ctl in ("pids", "freezer", "memory", "cpu", "devices"):
             if ctl in self.dirs:
@@ -429,11 +467,21 @@ class V1Manager:
 
     def stats(self) -> CgroupStats:
         mem, acct, pids = self.dirs.get("memory"), self.dirs.get("cpuacct"), self.dirs.get("pids")
+        blkio = self.dirs.get("blkio")
+        read = write = None
+        if blkio:
+            text = _read(os.path.join(blkio, "blkio.throttle.io_service_bytes_recursive")) or _read(
+                os.path.join(blkio, "blkio.throttle.io_service_bytes"))
+            read, write = _blkio_bytes(text)
         return CgroupStats(
             memory_usage=_int(_read(os.path.join(mem, "memory.usage_in_bytes"))) if mem else None,
             memory_limit=_int(_read(os.path.join(mem, "memory.limit_in_bytes"))) if mem else None,
             cpu_usage_ns=_int(_read(os.path.join(acct, "cpuacct.usage"))) if acct else None,
             pids_current=_int(_read(os.path.join(pids, "pids.current"))) if pids else None,
+            memory_inactive_file=_keyed(_read(os.path.join(mem, "memory.stat")), "total_inactive_file")
+            if mem else None,
+            io_read_bytes=read,
+            io_write_bytes=write,
         )
 
     def destroy(self, *, force: bool = False) -> None:
@@ -559,6 +607,12 @@ class V2Manager:
     def add(self, pid: int) -> None:
         _write(self._f("cgroup.procs"), str(pid))
 
+    def update(self, resources: Resources) -> list[str]:
+        """New limits for a live cgroup (``docker update``); the device filter stays as created."""
+        warnings: list[str] = []
+        self._apply(dataclasses.replace(resources, devices=()), warnings)
+        return warnings
+
     def procs(self) -> list[int]:
         return _procs_of(self.path)
 
@@ -599,11 +653,24 @@ class V2Manager:
     def stats(self) -> CgroupStats:
         usage = _keyed(_read(self._f("cpu.stat")), "usage_usec")
         limit = _read(self._f("memory.max")).strip()
+        read = write = None
+        if self._has("io.stat"):
+            read = write = 0
+            for line in _read(self._f("io.stat")).splitlines():
+                for item in line.split()[1:]:
+                    key, _, value = item.partition("=")
+                    if key == "rbytes" and value.isdigit():
+                        read += int(value)
+                    elif key == "wbytes" and value.isdigit():
+                        write += int(value)
         return CgroupStats(
             memory_usage=_int(_read(self._f("memory.current"))),
             memory_limit=int(limit) if limit.isdigit() else None,
             cpu_usage_ns=usage * 1000 if usage is not None else None,
             pids_current=_int(_read(self._f("pids.current"))),
+            memory_inactive_file=_keyed(_read(self._f("memory.stat")), "inactive_file"),
+            io_read_bytes=read,
+            io_write_bytes=write,
         )
 
     def destroy(self, *, force: bool = False) -> None:
@@ -668,6 +735,9 @@ class NullManager:
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         return None
+
+    def update(self, resources: Resources) -> list[str]:
+        return self.create(resources)
 
     def oom_killed(self) -> bool:
         return False

@@ -37,6 +37,7 @@ from dockernb.monitor.spawner import Spawner, SpawnSpec, Task, load_spawner
 from dockernb.spec.container import ContainerRecord
 from dockernb.spec.status import ContainerState, ContainerStatus, Event, next_status
 from dockernb.store.containers import ContainerStore
+from dockernb.store.events import EventLog, container_attributes
 from dockernb.store.layout import Layout
 
 __all__ = ["PostExitHooks", "StoreHooks", "handle", "monitor_options"]
@@ -127,11 +128,13 @@ def _record_exit(store: ContainerStore, container_id: str) -> tuple[ContainerRec
     exit_record = store.exit_record(container_id)
     with store.lock(container_id):
         record, state = store.load(container_id)
+        live = state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED)
         if exit_record is not None and exit_record.generation > state.generation:
             # the engine that started this run died before recording it: record it now
             state.generation = exit_record.generation
             if next_status(state.status, Event.START) is not None:
                 state.status = ContainerStatus.RUNNING
+                live = True
         if (
             exit_record is not None
             and exit_record.generation == state.generation
@@ -164,6 +167,8 @@ def _record_exit(store: ContainerStore, container_id: str) -> tuple[ContainerRec
                 state.status = ContainerStatus.RESTARTING
                 state.restart_delay = decision.delay
         store.save_state(container_id, state)
+        if live and state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+            _event(store, record, "die", exitCode=str(state.exit_code))  # this process recorded the exit
         return record, state, restart
 
 
@@ -207,6 +212,7 @@ def _restart(store: ContainerStore, hooks: PostExitHooks, record: ContainerRecor
             s.status = ContainerStatus.RUNNING
             update(s)
             store.save_state(record.id, s)
+            _event(store, record, "start")
 
         try:
             monitor_in_place(
@@ -219,6 +225,11 @@ def _restart(store: ContainerStore, hooks: PostExitHooks, record: ContainerRecor
             s.error = str(err)
             s.finished_at = datetime.now(UTC)
             store.save_state(record.id, s)
+
+
+def _event(store: ContainerStore, record: ContainerRecord, action: str, **extra: str) -> None:
+    """Log a container event (``docker events``: ``die`` with its exit code, a policy restart's ``start``)."""
+    EventLog(store.layout).emit("container", action, record.id, container_attributes(record, **extra))
 
 
 def handle(root: Path, container_id: str, hooks_spec: str = "") -> int:

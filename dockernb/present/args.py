@@ -19,6 +19,7 @@ from typing import NoReturn
 __all__ = [
     "COMMANDS",
     "GROUPS",
+    "HIDDEN_ALIASES",
     "DockerParser",
     "UsageError",
     "Verb",
@@ -73,15 +74,24 @@ COMMANDS: dict[str, str] = {
     # the container verbs (dockernb/present/verbs/containers.py)
     **{verb: "containers" for verb in (
         "ps", "container ls", "container ps", "container list", "logs", "container logs", "container inspect",
-        "container remove", "container prune", *(f"{prefix}{v}" for prefix in ("", "container ") for v in (
-            "run", "create", "start", "stop", "restart", "kill", "wait", "rm", "exec", "attach", "port", "rename",
-            "commit")),
+        "container remove", *(f"{prefix}{v}" for prefix in ("", "container ") for v in (
+            "run", "create", "start", "stop", "restart", "kill", "wait", "rm", "exec", "attach", "port", "rename")),
     )},
+    # the other container verbs, prune and events (present/verbs/containerops.py, containerfs.py, prune.py,
+    # events.py)
+    **{f"{prefix}{v}": "containerops" for prefix in ("", "container ") for v in (
+        "top", "stats", "pause", "unpause", "update")},
+    **{f"{prefix}{v}": "containerfs" for prefix in ("", "container ") for v in ("cp", "diff", "commit", "export")},
+    "container prune": "prune", "system prune": "prune", "events": "events", "system events": "events",
     # volumes and networks (dockernb/present/verbs/volumes.py, networks.py)
     **{f"volume {v}": "volumes" for v in ("create", "ls", "list", "inspect", "rm", "remove", "prune")},
     **{f"network {v}": "networks" for v in ("create", "ls", "list", "inspect", "rm", "remove", "prune", "connect",
                                             "disconnect")},
 }
+
+#: other spellings of a verb, which docker's help lists under their first name only
+HIDDEN_ALIASES = frozenset({"container ps", "container list", "container remove", "image list", "image remove",
+                            "volume list", "volume remove", "network list", "network remove"})
 
 #: docker's aliases: management-command spellings that map onto a top-level verb
 ALIASES: dict[str, str] = {

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from dockernb._version import DOCKER_COMPAT, __version__
 from dockernb.errors import DockernbError
-from dockernb.present.args import COMMANDS, GROUPS, HelpRequested, UsageError, parse, resolve_verb
+from dockernb.present.args import COMMANDS, GROUPS, HIDDEN_ALIASES, HelpRequested, UsageError, parse, resolve_verb
 from dockernb.present.context import Context
 
 __all__ = ["RUN_LIKE", "Runner", "dispatch", "shared_runner"]
@@ -40,7 +40,7 @@ def _top_help(prog: str) -> str:
 
 def _group_help(prog: str, group: str) -> str:
     lines = [f"\nUsage:  {prog} {group} COMMAND\n", f"{GROUPS[group]}\n", "Commands:"]
-    for verb in sorted(v for v in COMMANDS if v.startswith(group + " ")):
+    for verb in sorted(v for v in COMMANDS if v.startswith(group + " ") and v not in HIDDEN_ALIASES):
         mod = importlib.import_module(f"dockernb.present.verbs.{COMMANDS[verb]}")
         lines.append(f"  {verb.split(' ', 1)[1]:<11} {mod.SPECS[verb].summary}")
     lines.append(f"\nRun '{prog} {group} COMMAND --help' for more information on a command.")

@@ -98,6 +98,7 @@ from dockernb.runtime.control import (
     state,
     stats,
     stop,
+    update,
     wait,
 )
 from dockernb.runtime.create import Created, Stdio, create
@@ -122,5 +123,6 @@ __all__ = [
     "state",
     "stats",
     "stop",
+    "update",
     "wait",
 ]

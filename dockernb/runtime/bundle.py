@@ -53,6 +53,7 @@ __all__ = [
     "INIT_PATH",
     "build_spec",
     "find_init",
+    "resources_for",
     "write_bundle",
 ]
 
@@ -249,6 +250,11 @@ def _resources(intent: ContainerIntent) -> Resources:
             ),
         )
     return Resources(devices=devices, memory=memory, cpu=cpu, pids_limit=intent.pids_limit or None)
+
+
+def resources_for(intent: ContainerIntent) -> Resources:
+    """The cgroup limits ``intent`` asks for, with docker's checks and defaults (``update`` re-applies them)."""
+    return _resources(intent)
 
 
 def _host_devices() -> tuple[Device, ...]:

@@ -23,7 +23,7 @@ from dockernb.runtime import record as st
 from dockernb.runtime.create import Created, Stdio, connect_init, create, reap, start_error
 from dockernb.runtime.messages import Channel, Msg
 from dockernb.spec.mount import Mount
-from dockernb.spec.runtime import Spec
+from dockernb.spec.runtime import Resources, Spec
 
 __all__ = [
     "OciState",
@@ -38,6 +38,7 @@ __all__ = [
     "state",
     "stats",
     "stop",
+    "update",
     "wait",
 ]
 
@@ -121,6 +122,12 @@ def oom_killed(state_dir: Path) -> bool:
 def stats(state_dir: Path) -> cg.CgroupStats:
     """Memory, CPU and pids counters of the container's cgroups (empty without cgroups)."""
     return _manager(st.load(state_dir)).stats()
+
+
+def update(state_dir: Path, resources: Resources) -> list[str]:
+    """New cgroup limits for a created or running container (``docker update``); the warnings of
+    limits this host cannot apply. Raises OSError from the kernel (a limit below the usage...)."""
+    return _manager(st.load(state_dir)).update(resources)
 
 
 def pids(state_dir: Path) -> list[int]:

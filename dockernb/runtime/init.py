@@ -282,6 +282,8 @@ def finish_process(calls: Syscalls, proc: ProcessPlan, user: ExecUser, *, stdio_
     """
     p = proc.process
     apply_rlimits(proc.rlimits)
+    # runc's default when the spec gives none: a monitor's private umask must not reach the container
+    os.umask(p.user.umask if p.user.umask is not None else 0o022)
     env = list(p.env)
     if env_get(env, "HOME") is None:
         env.append(f"HOME={user.home}")
@@ -386,6 +388,8 @@ def _init(plan: InitPlan, chan: Channel, listener: socket.socket) -> None:
     keep = {chan.sock.fileno(), listener.fileno()} | {fd for fd in proc.stdio if fd is not None}
     close_inherited(keep)
     sc.set_title(proc.title)
+    # mount points and /dev nodes are made with runc's umask, whatever the caller's was (a monitor's is 077)
+    os.umask(0o022)
     kind, _, _ = chan.recv()
     if kind is not Msg.GO:
         os._exit(1)  # the parent went away before we were set up

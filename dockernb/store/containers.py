@@ -314,6 +314,10 @@ class ContainerStore:
         """Write one more file into the container's directory, atomically (spawn.json...)."""
         write_bytes(self.paths(container_id).dir / name, data, sync=False)
 
+    def save_record(self, record: ContainerRecord) -> None:
+        """Rewrite a container's record (``update`` changes its resources); the caller holds its lock."""
+        write_json(self.paths(record.id).config, encode(record), sync=False)
+
     def rename(self, container_id: str, new_name: str) -> ContainerRecord:
         """Give the container a new name (NameInUse if taken; the old name is freed)."""
         new_name = validate_name(new_name)

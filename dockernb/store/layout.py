@@ -20,6 +20,7 @@ class Layout:
         <root>/volumes/<name>/_data            named volumes
         <root>/networks/                       network records
         <root>/build/cache/<key>               build cache: step key -> image id
+        <root>/events/events.log               the event log (docker events), JSON lines
         <root>/locks/                          lock files
         <root>/tmp/                            scratch on the same filesystem (for atomic renames)
     """
@@ -63,6 +64,10 @@ class Layout:
     @property
     def build_cache(self) -> Path:
         return self.root / "build" / "cache"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events"
 
     @property
     def locks(self) -> Path:

@@ -1,145 +1,183 @@
-"""``docker commit``: a container's writable layer + its config -> a new image (layer L6).
+"""``docker commit``: a new image from a container's changes (layer L6).
 
-The writable layer becomes a layer tar (``layers.diff``: the overlay upper directory read as it
-is, whiteouts included; a native snapshot compared with its init layer), stored and unpacked on
-the image's chain by the image service; the container's config (``--change`` applied, with the
-builder's rules) becomes the new image's config, with a history entry for the container's
-command. Rootless, the layer is read inside the user namespace, so owners are the container's ids.
-A running container is paused while its layer is read, where a freezer is available (``-p``).
+dockerd's steps (daemon/commit.go, images/image_commit.go): pause the container while its layer
+is read (``-p``, the default; a container that cannot be paused is committed running, as dockerd
+ignores that failure too); apply ``--change`` instructions to an empty config and fill what they
+leave unset from the container's config (docker's ``merge``); write the writable layer as a tar
+with the code builds use (:mod:`.diff`), store it as a layer on the image's own and register the
+image with its history entry (the container's command, ``-a``, ``-m``) through the image
+service's ``commit``, the same path builds take. A container that changed nothing adds no layer
+(an ``empty_layer`` history entry, as docker's).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dockernb.errors import DockernbError
+from dockernb._version import DOCKER_COMPAT
+from dockernb.errors import ContainerStateConflict, DockernbError, InvalidReference
 from dockernb.spec.container import ContainerRecord
+from dockernb.spec.status import ContainerStatus
 
 if TYPE_CHECKING:
+    from dockernb.build.image import RunConfig
     from dockernb.engine.containers.service import ContainerService
 
-__all__ = ["commit_container"]
+__all__ = ["CommitResult", "commit_container", "container_run_config", "merge_config"]
 
 
-def _container_config(record: ContainerRecord) -> dict[str, Any]:
-    c = record.config
-    return {
-        "Hostname": c.hostname, "Domainname": c.domainname, "User": c.user, "AttachStdin": c.attach_stdin,
-        "AttachStdout": c.attach_stdout, "AttachStderr": c.attach_stderr,
-        "ExposedPorts": {p: {} for p in c.exposed_ports} or None, "Tty": c.tty, "OpenStdin": c.open_stdin,
-        "StdinOnce": c.stdin_once, "Env": list(c.env), "Cmd": list(c.cmd) or None, "Image": c.image,
-        "Volumes": {v: {} for v in c.volumes} or None, "WorkingDir": c.working_dir,
-        "Entrypoint": list(c.entrypoint) if c.entrypoint else None, "OnBuild": None, "Labels": dict(c.labels),
-        **({"StopSignal": c.stop_signal} if c.stop_signal else {}),
-    }  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """The new image's id (``sha256:...``) and the name it got (familiar form; "" for none)."""
+
+    id: str
+    ref: str = ""
 
 
-def _write_diff(svc: ContainerService, record: ContainerRecord, path: str) -> None:
-    from dockernb.engine.containers.initlayer import init_name, writable_dir
-    from dockernb.layers.diff import diff_overlay, diff_trees
+def container_run_config(record: ContainerRecord, base: RunConfig) -> RunConfig:
+    """The container's config as an image config (what docker's ``container.Config`` holds)."""
+    cfg = record.config
+    out = base.copy()
+    out.user = cfg.user
+    out.exposed_ports = {p: {} for p in cfg.exposed_ports} or None
+    out.env = list(cfg.env) or None
+    out.cmd = list(cfg.cmd) or None
+    out.entrypoint = list(cfg.entrypoint) if cfg.entrypoint else None
+    out.working_dir = cfg.working_dir
+    out.volumes = {v: {} for v in cfg.volumes} or None
+    out.labels = dict(cfg.labels) or None
+    out.stop_signal = cfg.stop_signal
+    out.image = cfg.image
+    return out
 
-    snap = svc.images.snapshotter
-    key = record.extra.get("snapshot", record.id)
-    mounts = snap.mounts(key)
-    upper = writable_dir(mounts)
-    overlay = any(o.startswith("upperdir=") for m in mounts for o in m.options)
-    before = ""
-    if not overlay:
-        before = writable_dir(snap.view(f"{record.id}-commit-view", init_name(record.id)))
 
-    def write() -> str:
-        with open(path, "wb") as out:
-            digest = diff_overlay(upper, out) if overlay else diff_trees(before, upper, out)
-        return str(digest)
+def merge_config(user: RunConfig, image: RunConfig) -> RunConfig:
+    """docker's ``merge``: what the ``--change`` config leaves unset comes from ``image`` (the container's)."""
+    out = user.copy()
+    if not out.user:
+        out.user = image.user
+    ports = dict(out.exposed_ports or {})
+    for port, options in (image.exposed_ports or {}).items():
+        ports.setdefault(port, options)
+    out.exposed_ports = ports or None
+    if not out.env:
+        out.env = list(image.env) if image.env else None
+    else:
+        keys = {e.partition("=")[0] for e in out.env}
+        out.env = out.env + [e for e in image.env or () if e.partition("=")[0] not in keys]
+    labels = dict(out.labels or {})
+    for key, text in (image.labels or {}).items():
+        labels.setdefault(key, text)
+    out.labels = labels or None
+    if not out.entrypoint:
+        if not out.cmd:
+            out.cmd = list(image.cmd) if image.cmd else None
+            out.args_escaped = image.args_escaped
+        if out.entrypoint is None:
+            out.entrypoint = list(image.entrypoint) if image.entrypoint else None
+    if out.healthcheck is None:
+        out.healthcheck = image.healthcheck
+    if not out.working_dir:
+        out.working_dir = image.working_dir
+    volumes = dict(out.volumes or {})
+    for path, options in (image.volumes or {}).items():
+        volumes.setdefault(path, options)
+    out.volumes = volumes or None
+    if not out.stop_signal:
+        out.stop_signal = image.stop_signal
+    if out.on_build is None:
+        out.on_build = image.on_build
+    if out.shell is None:
+        out.shell = image.shell
+    return out
 
+
+def _layer(svc: ContainerService, record: ContainerRecord, parent_chain: str) -> Any:  # noqa: ANN401
+    """(LayerRecord, chain) of the container's changes, or None when it changed nothing."""
+    from dockernb.engine.containers.diff import write_layer
+    from dockernb.engine.containers.rootfs import ChildStream
+
+    stream = ChildStream(lambda w, after_fork, r: write_layer(svc, record, w, after_fork=after_fork, read_fd=r))
     try:
-        if svc.config.rootless:
-            from dockernb.linux.mount import run_in_userns
-
-            run_in_userns(write, svc.images.idmap)
-        else:
-            write()
+        added = svc.images.add_layer(stream, parent_chain=parent_chain)  # type: ignore[arg-type]
+        changed = stream.finish()
     finally:
-        if before:
-            with contextlib.suppress(DockernbError):
-                snap.remove(f"{record.id}-commit-view")
+        stream.close()
+    return added if changed else None
 
 
 def commit_container(
     svc: ContainerService,
-    container_id: str,
+    ref: str,
     repository: str = "",
     *,
     message: str = "",
     author: str = "",
-    changes: Sequence[str] = (),
+    changes: tuple[str, ...] = (),
     pause: bool = True,
-) -> str:
-    """Like ``docker commit``; returns the new image's id. Raises NoSuchContainer, NoSuchImage,
-    InvalidChange, InvalidReference."""
+) -> CommitResult:
+    """Like ``docker commit``; see :meth:`ContainerService.commit`."""
     from dockernb.build.apply import apply_changes
-    from dockernb.build.image import History, ImageDoc, RunConfig
+    from dockernb.build.image import History, ImageDoc, RunConfig, format_created
+    from dockernb.engine.containers.pause import pause_container, unpause_container
+    from dockernb.images.records import utc_now
+    from dockernb.images.store import familiar
     from dockernb.spec.reference import parse_tag_target
 
+    cid = svc.store.resolve(ref)
+    target = ""
     if repository:
-        parse_tag_target(repository)  # InvalidReference before any work
-    record = svc.store.record(container_id)
-    images = svc.images
-    image = images.get(record.image_id)
-    base_layers = list(images.record(image.id).layers)
-    config = apply_changes(RunConfig.from_json(_container_config(record)), changes)
-    paused = _pause(svc, container_id) if pause else False
-    images.layout.tmp.mkdir(parents=True, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix=f"commit-{container_id[:12]}-", dir=images.layout.tmp)
-    os.close(fd)
+        parsed = parse_tag_target(repository)
+        if parsed.digest is not None:
+            raise InvalidReference(repository, text="refusing to create a tag with a digest reference")
+        target = str(parsed)
+    state = svc.current_state(cid)
+    if state.status is ContainerStatus.DEAD:
+        raise ContainerStateConflict(f"You cannot commit container {cid} which is Dead")
+    if state.status is ContainerStatus.REMOVING:
+        raise ContainerStateConflict(f"You cannot commit container {cid} which is being removed")
+    wanted = apply_changes(RunConfig(), list(changes))  # InvalidChange before anything is paused
+    record = svc.store.record(cid)
+    image = svc.images.record(record.image_id)
+    with svc.images.content.open_reader(_digest(record.image_id)) as f:
+        parent = ImageDoc.from_bytes(f.read())
+    paused = False
+    if pause and state.status is ContainerStatus.RUNNING:
+        with contextlib.suppress(DockernbError):  # dockerd commits a container it cannot pause, too
+            pause_container(svc, cid)
+            paused = True
     try:
-        try:
-            _write_diff(svc, record, path)
-        finally:
-            if paused:
-                _resume(svc, container_id)
-        with open(path, "rb") as tar:
-            layer, _chain = images.add_layer(tar, parent_chain=image.top_chain)
+        added = _layer(svc, record, image.top_chain)
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-    now = datetime.now(UTC)
-    doc = ImageDoc.from_json(dict(image.config.raw))
-    doc.config = config
-    doc.container = record.id
-    doc.container_config = RunConfig.from_json(_container_config(record))
-    doc.created = now.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    doc.docker_version = "20.10.24"
-    doc.author = author
-    doc.diff_ids = [*doc.diff_ids, layer.diff_id]
-    doc.history = [*doc.history, History(created=doc.created, created_by=" ".join([record.path, *record.args]),
-                                         author=author, comment=message)]
-    return images.commit(doc.to_bytes(), [*base_layers, layer], parent=image.id,
-                         tags=[repository] if repository else [])
+        if paused:
+            with contextlib.suppress(DockernbError):
+                unpause_container(svc, cid)
+    container_config = container_run_config(record, parent.config)
+    config = merge_config(wanted, container_config)
+    config.image = ""
+    now = format_created(utc_now())
+    layers = list(image.layers)
+    diff_ids = list(parent.diff_ids)
+    if added is not None:
+        layers.append(added[0])
+        diff_ids.append(added[0].diff_id)
+    history = History(created=now, created_by=" ".join(record.config.cmd), author=author, comment=message,
+                      empty_layer=added is None)  # fmt: skip
+    doc = ImageDoc(architecture=parent.architecture, os=parent.os, variant=parent.variant, config=config,
+                   container=cid, container_config=container_config, created=now, docker_version=DOCKER_COMPAT,
+                   author=author, diff_ids=diff_ids, history=[*parent.history, history],
+                   extra={k: v for k, v in parent.extra.items() if k in ("os.version", "os.features")})  # fmt: skip
+    image_id = svc.images.commit(doc.to_bytes(), layers, parent=record.image_id, tags=[target] if target else [])
+    shown = familiar(target) if target else ""
+    if target:
+        svc.images.record_event("tag", image_id, shown)
+    svc.record_event(record, "commit", comment=message, imageID=image_id, imageRef=shown)
+    return CommitResult(id=image_id, ref=shown)
 
 
-def _pause(svc: ContainerService, container_id: str) -> bool:
-    from dockernb import runtime as rt
-    from dockernb.engine.containers.start import runtime_dir
-    from dockernb.spec.status import ContainerStatus
+def _digest(image_id: str) -> Any:  # noqa: ANN401 - a Digest
+    from dockernb.spec.digest import Digest
 
-    if svc.current_state(container_id).status is not ContainerStatus.RUNNING:
-        return False
-    try:
-        rt.pause(runtime_dir(svc, container_id))
-    except (DockernbError, OSError):
-        return False  # no freezer (rootless without delegation): committed while it runs, as docker -p=false
-    return True
-
-
-def _resume(svc: ContainerService, container_id: str) -> None:
-    from dockernb import runtime as rt
-    from dockernb.engine.containers.start import runtime_dir
-
-    with contextlib.suppress(DockernbError, OSError):
-        rt.resume(runtime_dir(svc, container_id))
+    return Digest.parse(image_id)

@@ -187,6 +187,10 @@ def create_container(
     except BaseException as err:
         _undo(svc, record, err)
         raise
+    for m in mounts:
+        if m.type == "volume" and m.anonymous:
+            svc.event_log.emit("volume", "create", m.source, {"driver": "local"})
+    svc.record_event(record, "create")
     return CreateResult(id=record.id, warnings=tuple(warnings))
 
 

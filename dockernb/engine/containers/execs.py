@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,13 +38,19 @@ class ExecProcess:
     stdin: int | None = None
     stdout: int | None = None
     stderr: int | None = None
+    #: called with the exit code once reaped (the ``exec_die`` event)
+    on_exit: Callable[[int], None] | None = None
 
     def wait(self) -> int:
         """Reap it: its exit code (128+N when killed by signal N)."""
         from dockernb.runtime.create import reap
 
         code = reap(self.pid)
-        return 255 if code is None else code
+        code = 255 if code is None else code
+        if self.on_exit is not None:
+            self.on_exit(code)
+            self.on_exit = None
+        return code
 
     def close(self) -> None:
         for name in ("pty_master", "stdin", "stdout", "stderr"):
@@ -80,17 +87,25 @@ def exec_start(
 
     _check_running(svc, container_id, ref or container_id)
     state_dir = runtime_dir(svc, container_id)
+    exec_id = secrets.token_hex(32)
+    command = " ".join(cmd)
+    svc.record_event(container_id, f"exec_create: {command}", execID=exec_id)
+    svc.record_event(container_id, f"exec_start: {command}", execID=exec_id)
+
+    def died(code: int) -> None:
+        svc.record_event(container_id, "exec_die", execID=exec_id, exitCode=str(code))
+
     saved = os.umask(0o022)  # docker's umask for the process, whatever the caller's (inherited at the clone)
     try:
         return _exec(state_dir, cmd, env=env, workdir=workdir, user=user, tty=tty, stdin=stdin,
-                     privileged=privileged, console_size=console_size, detach=detach)
+                     privileged=privileged, console_size=console_size, detach=detach, on_exit=died)
     finally:
         os.umask(saved)
 
 
 def _exec(state_dir: Path, cmd: Sequence[str], *, env: Sequence[str], workdir: str | None, user: str | None,
           tty: bool, stdin: bool, privileged: bool, console_size: tuple[int, int] | None,
-          detach: bool) -> ExecProcess | None:
+          detach: bool, on_exit: Callable[[int], None]) -> ExecProcess | None:
     from dockernb import runtime as rt
 
     if detach:
@@ -99,7 +114,7 @@ def _exec(state_dir: Path, cmd: Sequence[str], *, env: Sequence[str], workdir: s
     if tty:
         ex = rt.exec_process(state_dir, cmd, env=env, cwd=workdir, user=user, tty=True, console_size=console_size,
                              privileged=privileged)
-        return ExecProcess(ex.pid, pty_master=ex.pty_master)
+        return ExecProcess(ex.pid, pty_master=ex.pty_master, on_exit=on_exit)
     mine: list[int] = []
     theirs: list[int] = []
     try:
@@ -121,7 +136,7 @@ def _exec(state_dir: Path, cmd: Sequence[str], *, env: Sequence[str], workdir: s
     finally:
         for fd in theirs:
             os.close(fd)
-    return ExecProcess(ex.pid, stdin=in_w, stdout=out_r, stderr=err_r)
+    return ExecProcess(ex.pid, stdin=in_w, stdout=out_r, stderr=err_r, on_exit=on_exit)
 
 
 def _exec_detached(state_dir: object, cmd: Sequence[str], **kw: object) -> None:

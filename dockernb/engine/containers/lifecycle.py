@@ -78,6 +78,7 @@ def _signal(svc: ContainerService, container_id: str, sig: int, *, everything: b
 
     with contextlib.suppress(ContainerStateConflict, NoSuchContainer, ProcessLookupError):
         rt.kill(runtime_dir(svc, container_id), sig, all_processes=everything)
+        svc.record_event(container_id, "kill", signal=str(sig))
 
 
 def _wait_down(svc: ContainerService, container_id: str, timeout: float | None) -> ContainerState | None:
@@ -98,10 +99,19 @@ def stop_container(svc: ContainerService, container_id: str, timeout: int | None
     if sig != signal.SIGKILL:
         _signal(svc, container_id, sig)
         if timeout != 0 and _wait_down(svc, container_id, None if timeout < 0 else float(timeout)) is not None:
+            _stopped(svc, record)
             return
     _signal(svc, container_id, signal.SIGKILL, everything=True)
     if _wait_down(svc, container_id, 30.0) is None:
         raise ContainerStateConflict(f"container {container_id} did not stop after SIGKILL")
+    _stopped(svc, record)
+
+
+def _stopped(svc: ContainerService, record: ContainerRecord) -> None:
+    """The exit is recorded now (``die``, if the post-exit handler has not yet), then docker's ``stop``."""
+    with contextlib.suppress(NoSuchContainer):
+        svc.refresh(record.id)
+    svc.record_event(record, "stop")
 
 
 def kill_container(svc: ContainerService, ref: str, sig_text: str = "KILL") -> None:
@@ -118,8 +128,9 @@ def kill_container(svc: ContainerService, ref: str, sig_text: str = "KILL") -> N
         state.manually_stopped = True  # docker: a killed container is not restarted by its policy
         svc.store.save_state(container_id, state)
     _signal(svc, container_id, sig, everything=sig == signal.SIGKILL)
-    if sig == signal.SIGKILL:
-        _wait_down(svc, container_id, 30.0)
+    if sig == signal.SIGKILL and _wait_down(svc, container_id, 30.0) is not None:
+        with contextlib.suppress(NoSuchContainer):
+            svc.refresh(container_id)  # the exit is recorded when kill returns (docker's die follows the kill)
 
 
 def wait_container(svc: ContainerService, container_id: str, condition: str = "not-running") -> int:
@@ -172,6 +183,7 @@ def remove_container(svc: ContainerService, ref: str, *, force: bool = False, vo
         svc.store.save_state(container_id, state)
     try:
         destroy(svc, record, volumes=volumes)
+        svc.record_event(record, "destroy")
     except BaseException as err:
         with contextlib.suppress(DockernbError), svc.store.lock(container_id):
             state = svc.store.state(container_id)

@@ -3,8 +3,10 @@
 ``engine.containers`` wires, for one state root, the container store (records and state, with
 their locks), the image service (images and snapshots), the network manager, the volume store,
 the runtime and the monitor launcher; one module per verb group does the work (``create``,
-``start``, ``lifecycle`` for stop/kill/wait/rm, ``query`` for ps, ``execs``, ``attach``).
-Several processes may use one root at once: every change happens under the container's flock.
+``start``, ``lifecycle`` for stop/kill/wait/rm, ``query`` for ps, ``execs``, ``attach``,
+``pause``, ``top``, ``stats``, ``update``, ``prune``, ``diff``, ``commit``, ``export``, ``copy``).
+Several processes may use one root at once: every change happens under the container's flock,
+and every change is recorded in the root's event log (``docker events``, :mod:`dockernb.store.events`).
 """
 
 from __future__ import annotations
@@ -33,12 +35,18 @@ from dockernb.spec.logline import LogLine
 from dockernb.spec.ports import PortBinding
 from dockernb.spec.status import ContainerState, ContainerStatus, conflict_message
 from dockernb.store.containers import ContainerStore
+from dockernb.store.events import EventLog, container_attributes
 from dockernb.store.layout import Layout
 
 if TYPE_CHECKING:
     from dockernb.engine.containers.attach import Attachment
+    from dockernb.engine.containers.copy import ArchiveStream
     from dockernb.engine.containers.execs import ExecProcess
+    from dockernb.engine.containers.stats import StatsSample
+    from dockernb.engine.containers.top import TopResult
     from dockernb.engine.images import ImageService
+    from dockernb.layers.changes import Change
+    from dockernb.layers.copy import PathStat
     from dockernb.monitor.launcher import Launcher
     from dockernb.network.manager import Networks
     from dockernb.spec.events import ProgressMessage
@@ -90,6 +98,18 @@ class ContainerService:
 
         return VolumeStore(self.layout)
 
+    @cached_property
+    def event_log(self) -> EventLog:
+        return EventLog(self.layout)
+
+    def record_event(self, container: str | ContainerRecord, action: str, **extra: str) -> None:
+        """Log a container event (``docker events``) with docker's attributes; never raises."""
+        try:
+            record = container if isinstance(container, ContainerRecord) else self.store.record(container)
+        except NoSuchContainer:
+            return
+        self.event_log.emit("container", action, record.id, container_attributes(record, **extra))
+
     # --- state ------------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> str:
@@ -111,6 +131,7 @@ class ContainerService:
         if now == state:
             return state
         if state.status in _LIVE and now.status not in _LIVE:
+            self.record_event(container_id, "die", exitCode=str(now.exit_code))
             monitor_gone = now.exit_code == MONITOR_LOST and bool(now.error)
             from dockernb.linux.process import alive
 
@@ -279,6 +300,7 @@ class ContainerService:
         """Like ``docker restart``: stop (where running), then start. Raises what stop and start raise."""
         cid = self.stop(ref, timeout=timeout)
         self.start(cid)
+        self.record_event(cid, "restart")
         return cid
 
     def kill(self, ref: str, signal: str = "KILL") -> str:
@@ -328,6 +350,7 @@ class ContainerService:
         if users:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
         self.volume_store.remove(name)
+        self.event_log.emit("volume", "destroy", name, {"driver": "local"})
 
     # --- ps, inspect, logs, port ---------------------------------------------------------------
 
@@ -398,18 +421,10 @@ class ContainerService:
 
     def rename(self, ref: str, new_name: str) -> None:
         """Like ``docker rename``. Raises NoSuchContainer, NameInUse, InvalidContainerName."""
-        self.store.rename(self.store.resolve(ref), new_name)
-
-    def commit(self, ref: str, repository: str = "", *, message: str = "", author: str = "",
-               changes: Sequence[str] = (), pause: bool = True) -> str:
-        """Like ``docker commit``: a new image from the container's changes; its id (``sha256:...``).
-
-        Raises NoSuchContainer, NoSuchImage (its image is gone), InvalidChange, InvalidReference.
-        """
-        from dockernb.engine.containers.commit import commit_container
-
-        return commit_container(self, self.store.resolve(ref), repository, message=message, author=author,
-                                changes=changes, pause=pause)
+        cid = self.store.resolve(ref)
+        old = self.store.record(cid).name
+        renamed = self.store.rename(cid, new_name)
+        self.record_event(renamed, "rename", oldName=f"/{old}")
 
     # --- exec, attach --------------------------------------------------------------------------
 
@@ -472,13 +487,161 @@ class ContainerService:
         from dockernb.engine.containers.attach import connect
 
         cid = self.store.resolve(ref)
-        return connect(self, cid, stdin=stdin, stdout=stdout, stderr=stderr)
+        attachment = connect(self, cid, stdin=stdin, stdout=stdout, stderr=stderr)
+        if stdout or stderr or stdin:  # a resize-only connection is no attach in docker's log
+            self.record_event(cid, "attach")
+        return attachment
 
     def resize(self, ref: str, rows: int, cols: int) -> None:
         """The container's tty window size (``docker`` does it on SIGWINCH)."""
         att = self.attach(ref, stdout=False, stderr=False)
         with att:
             att.resize(rows, cols)
+
+    # --- pause, top, stats, update, prune ---------------------------------------------------------
+
+    def pause(self, ref: str) -> str:
+        """Like ``docker pause``: freeze every process of the running container; returns its id.
+
+        Raises NoSuchContainer, ContainerStateConflict (``Container <id> is not running``, ``... is
+        already paused``), NotSupported (rootless without a writable freezer, saying why).
+        """
+        from dockernb.engine.containers.pause import pause_container
+
+        return pause_container(self, ref)
+
+    def unpause(self, ref: str) -> str:
+        """Like ``docker unpause``. Raises NoSuchContainer, ContainerStateConflict (``... is not paused``)."""
+        from dockernb.engine.containers.pause import unpause_container
+
+        return unpause_container(self, ref)
+
+    def top(self, ref: str, ps_args: str = "") -> TopResult:
+        """Like ``docker top``: ``ps`` (``-ef`` by default) of the container's processes, host pids.
+
+        Raises NoSuchContainer, ContainerStateConflict (not running, restarting), InvalidArgument
+        (``specifying "user=PID" is not allowed``, no PID column), RuntimeFailure (``ps: ...``).
+        """
+        from dockernb.engine.containers.top import top
+
+        return top(self, ref, ps_args)
+
+    def stats(self, ref: str) -> StatsSample:
+        """One reading of the container's counters (``docker stats``; CPU % needs two: ``cpu_percent``).
+
+        Raises NoSuchContainer.
+        """
+        from dockernb.engine.containers.stats import sample
+
+        return sample(self, self.store.resolve(ref))
+
+    def update(
+        self,
+        ref: str,
+        *,
+        memory: int | None = None,
+        memory_swap: int | None = None,
+        memory_reservation: int | None = None,
+        nano_cpus: int | None = None,
+        cpu_shares: int | None = None,
+        cpu_period: int | None = None,
+        cpu_quota: int | None = None,
+        cpuset_cpus: str | None = None,
+        pids_limit: int | None = None,
+        restart_policy: str | None = None,
+    ) -> builtins.list[str]:
+        """Like ``docker update``: new limits (applied at once to a running container) and restart policy.
+
+        Returns docker's warnings. Raises NoSuchContainer, InvalidArgument (docker's checks),
+        RuntimeFailure (``Cannot update container <id>: ...`` from the kernel).
+        """
+        from dockernb.engine.containers.update import update_container
+
+        return update_container(self, ref, memory=memory, memory_swap=memory_swap,
+                                memory_reservation=memory_reservation, nano_cpus=nano_cpus, cpu_shares=cpu_shares,
+                                cpu_period=cpu_period, cpu_quota=cpu_quota, cpuset_cpus=cpuset_cpus,
+                                pids_limit=pids_limit, restart_policy=restart_policy)  # fmt: skip
+
+    # --- diff, commit, export, cp ------------------------------------------------------------------
+
+    def diff(self, ref: str) -> builtins.list[Change]:
+        """Like ``docker diff``: the A/C/D changes of the container's filesystem. Raises NoSuchContainer."""
+        from dockernb.engine.containers.diff import container_changes
+
+        return container_changes(self, self.store.resolve(ref))
+
+    def commit(
+        self,
+        ref: str,
+        repository: str = "",
+        *,
+        message: str = "",
+        author: str = "",
+        changes: Sequence[str] = (),
+        pause: bool = True,
+    ) -> str:
+        """Like ``docker commit``: an image from the container's changes, named ``repository`` if given;
+        its id (``sha256:...``). The container is paused meanwhile (``pause``) where it can be.
+
+        Raises NoSuchContainer, NoSuchImage (its image is gone), InvalidReference, InvalidChange /
+        DockerfileParseError (``--change``), ContainerStateConflict (dead, being removed).
+        """
+        from dockernb.engine.containers.commit import commit_container
+
+        return commit_container(self, ref, repository, message=message, author=author, changes=tuple(changes),
+                                pause=pause).id  # fmt: skip
+
+    def export(self, ref: str) -> Iterator[bytes]:
+        """Like ``docker export``: the container's filesystem (not its volumes) as tar bytes. Raises
+        NoSuchContainer (at the call)."""
+        from dockernb.engine.containers.export import export_container
+
+        return export_container(self, self.store.resolve(ref))
+
+    def stat_path(self, ref: str, path: str) -> PathStat:
+        """The Engine API's ``HEAD /containers/{id}/archive``. Raises NoSuchContainer, NoSuchPath."""
+        from dockernb.engine.containers.copy import stat_path
+
+        return stat_path(self, self.store.resolve(ref), path, ref)
+
+    def get_archive(self, ref: str, path: str) -> tuple[PathStat, ArchiveStream]:
+        """``GET /containers/{id}/archive``: the stat of ``path`` and a tar of it (docker's names).
+
+        Raises NoSuchContainer, NoSuchPath.
+        """
+        from dockernb.engine.containers.copy import get_archive
+
+        return get_archive(self, self.store.resolve(ref), path, ref)
+
+    def put_archive(self, ref: str, path: str, stream: Any, *, copy_uid_gid: bool = False,  # noqa: ANN401
+                    no_overwrite_dir_nondir: bool = True) -> None:  # fmt: skip
+        """``PUT /containers/{id}/archive``: extract the tar ``stream`` (``read(n)``) into the directory ``path``.
+
+        Raises NoSuchContainer, NoSuchPath, InvalidArgument, Forbidden (read-only rootfs or volume).
+        """
+        from dockernb.engine.containers.copy import put_archive
+
+        put_archive(self, self.store.resolve(ref), path, stream, ref=ref, copy_uid_gid=copy_uid_gid,
+                    no_overwrite_dir_nondir=no_overwrite_dir_nondir)  # fmt: skip
+
+    def copy_from(self, ref: str, src: str, dest: str, *, follow_link: bool = False, out: Any = None) -> None:  # noqa: ANN401
+        """``docker cp CONTAINER:SRC DEST`` (``DEST`` ``-``: the tar to the binary stream ``out``).
+
+        Raises NoSuchContainer, NoSuchPath, InvalidArgument (docker's words).
+        """
+        from dockernb.engine.containers.copy import copy_from
+
+        copy_from(self, ref, src, dest, follow_link=follow_link, out=out)
+
+    def copy_to(self, ref: str, src: str, dest: str, *, follow_link: bool = False, copy_uid_gid: bool = False,
+                stdin: Any = None) -> None:  # noqa: ANN401  # fmt: skip
+        """``docker cp SRC CONTAINER:DEST`` (``SRC`` ``-``: a tar read from the binary stream ``stdin``).
+
+        Raises NoSuchContainer, NoSuchPath, InvalidArgument, Forbidden.
+        """
+        from dockernb.engine.containers.copy import copy_to
+
+        copy_to(self, ref, src, dest, follow_link=follow_link, copy_uid_gid=copy_uid_gid, stdin=stdin)
 
     # --- what other services ask ---------------------------------------------------------------
 

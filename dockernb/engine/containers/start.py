@@ -291,6 +291,9 @@ def start_container(
             _cleanup_failed_start(svc, container_id, pending)
             raise
         new = _record_start(svc, container_id, started, generation)
+    if client is not None:
+        svc.record_event(record, "attach")  # docker logs the attach of run/start -a before the start
+    svc.record_event(record, "start")
     return Start(state=new, attach=client, warnings=tuple(warnings))
 
 

@@ -391,39 +391,6 @@ def rename(ns: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def commit(ns: argparse.Namespace, ctx: Context) -> int:
-    repository = ns.args[1] if len(ns.args) > 1 else ""
-    pause = str(ns.pause).lower() in ("true", "1", "")
-    image_id = ctx.engine.containers.commit(ns.args[0], repository, message=ns.message, author=ns.author,
-                                            changes=ns.change, pause=pause)
-    ctx.print(image_id)
-    return 0
-
-
-def container_prune(ns: argparse.Namespace, ctx: Context) -> int:
-    if not ns.force:
-        ctx.out.write("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
-        ctx.out.flush()
-        stream = ctx.stdin if ctx.stdin is not None else sys.stdin.buffer
-        answer = stream.readline()
-        text = answer.decode() if isinstance(answer, bytes) else str(answer)
-        if text.strip().lower() not in ("y", "yes"):
-            return 0
-    filters: dict[str, list[str]] = {}
-    for name, value in ns.filters:
-        filters.setdefault(name, []).append(value)
-    report = ctx.engine.containers.prune(filters=filters)
-    from dockernb.present.units import human_size
-
-    if report.deleted:
-        ctx.print("Deleted Containers:")
-        for cid in report.deleted:
-            ctx.print(cid)
-        ctx.print("")
-    ctx.print(f"Total reclaimed space: {human_size(report.space_reclaimed)}")
-    return 0
-
-
 # --- exec, attach ------------------------------------------------------------------------------------
 
 
@@ -497,8 +464,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
     "logs": logs, "container logs": logs,
     **_spelled(run, "run"), **_spelled(create, "create"), **_spelled(start, "start"), **_spelled(stop, "stop"),
     **_spelled(restart, "restart"), **_spelled(kill, "kill"), **_spelled(wait, "wait"), **_spelled(rm, "rm"),
-    "container remove": rm, "container inspect": container_inspect, "container prune": container_prune,
+    "container remove": rm, "container inspect": container_inspect,
     **_spelled(exec_, "exec"), **_spelled(attach, "attach"), **_spelled(port, "port"), **_spelled(rename, "rename"),
-    **_spelled(commit, "commit"),
 }  # fmt: skip
 

@@ -19,7 +19,9 @@ def version(ns: argparse.Namespace, ctx: Context) -> int:
 def info(ns: argparse.Namespace, ctx: Context) -> int:
     data = ctx.engine.system.info()
     if ns.format:
-        return present.render_format(ctx, ns.format, present.info_data(data))
+        fields = present.info_data(data)
+        fields["ServerVersion"] = ctx.engine.system.version().version  # docker's {{.ServerVersion}}
+        return present.render_format(ctx, ns.format, fields)
     ctx.out.write(present.info_text(data))
     return 0
 

@@ -52,8 +52,6 @@ SPECS = {
     **_both("CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific mapping for the container", 1, 2,
             "port"),
     **_both("CONTAINER NEW_NAME", "Rename a container", 2, 2, "rename"),
-    **_both("[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "Create a new image from a container's changes", 1, 2, "commit"),
-    "container prune": Verb("container prune", "container prune [OPTIONS]", "Remove all stopped containers", 0, 0),
 }  # fmt: skip
 
 #: verbs whose flags end at the first positional argument (cobra's SetInterspersed(false))
@@ -318,22 +316,6 @@ def _exec(p: DockerParser) -> None:
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
 
 
-def _prune(p: DockerParser) -> None:
-    _flag(p, "--filter", check=_filter, append=True, dest="filters",
-          help="Provide filter values (e.g. 'until=<timestamp>')")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-
-
-def _commit(p: DockerParser) -> None:
-    p.add_argument("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
-    _append(p, "-c", "--change", help="Apply Dockerfile instruction to the created image")
-    p.add_argument("-m", "--message", default="", help="Commit message")
-    p.add_argument("-p", "--pause", default="true", nargs="?", const="true",
-                   help="Pause container during commit")  # fmt: skip
-    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-
-
 def _attach(p: DockerParser) -> None:
     p.add_argument("--detach-keys", default=None, help="Override the key sequence for detaching a container")
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
@@ -438,6 +420,4 @@ ARGUMENTS: dict[str, Callable[[DockerParser], None]] = {
     "container inspect": _inspect,
     **_spelled(["exec"], _exec),
     **_spelled(["attach"], _attach),
-    **_spelled(["commit"], _commit),
-    "container prune": _prune,
 }
