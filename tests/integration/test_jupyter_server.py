@@ -1,7 +1,6 @@
 """The sidebar's API, through a real jupyter_server with the extension enabled as an install enables it.
 
-One server runs the real engine (what exists today: version, info, images, builds, and honest
-501s for the services still missing); another runs the container/image stand-ins of ``jupyter_fake`` so
+One server runs the real engine (version, info, images, containers, builds, the event feed); another runs the container/image stand-ins of ``jupyter_fake`` so
 routing, errors, streams and live events are exercised end to end.
 """
 
@@ -121,11 +120,21 @@ def test_images_come_from_the_image_service(real: Jupyter) -> None:
     assert real.api(f"{API}/images") == (200, {"images": []})
 
 
-def test_events_say_there_is_no_source_yet(real: Jupyter) -> None:
+def test_events_come_from_the_engine(real: Jupyter) -> None:
+    from dockernb.engine import Engine
+
     with sse(real) as stream:
         event, data, _ = stream.next_event()
-    assert event == "status"
-    assert data == {"live": False, "message": data["message"]} and data["message"].startswith("no events source yet")
+        assert (event, data) == ("status", {"live": True, "message": ""})
+        time.sleep(0.5)  # the feed's reader thread starts with the first subscriber
+        # another process of the same root (a CLI, a kernel) changes something: the sidebar hears of it
+        with Engine.from_env({"DOCKERNB_ROOT": str(real.engine_root)}) as engine:
+            engine.volumes.create("sidebar-sees-this")
+            engine.volumes.remove("sidebar-sees-this")
+        seen = [stream.next_event() for _ in range(2)]
+    assert [(e, d["type"], d["action"], d["actor_id"]) for e, d, _ in seen] == [
+        ("docker", "volume", "create", "sidebar-sees-this"), ("docker", "volume", "destroy", "sidebar-sees-this")]
+    assert seen[0][2] == str(seen[0][1]["time_nano"])  # the id a reconnecting browser sends back
 
 
 def test_build_streams_the_engine_records(real: Jupyter) -> None:

@@ -70,8 +70,9 @@ def test_an_engine_without_the_services_says_which_is_missing(tmp_path: Path) ->
     assert images(engine) is engine.images  # the image service has landed (issue 3)
     with pytest.raises(NotSupported, match="^this dockernb engine has no container service yet$"):
         containers(object())  # an engine without one says so
-    # and no event feed yet: the sidebar is told so rather than shown a fake one
-    assert events_source(engine) is None
+    # and the engine's event feed (the events issue): the sidebar follows it
+    assert events_source(engine) == engine.system.events
+    assert events_source(object()) is None  # an engine without one: the sidebar is told so, not shown a fake
 
 
 def test_services_and_feed_are_found_when_present() -> None:
