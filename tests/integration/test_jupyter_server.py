@@ -1,6 +1,7 @@
 """The sidebar's API, through a real jupyter_server with the extension enabled as an install enables it.
 
-One server runs the real engine (version, info, images, containers, builds, the event feed); another runs the container/image stand-ins of ``jupyter_fake`` so
+One server runs the real engine (version, info, images, containers, builds, the event feed);
+another runs the container/image stand-ins of ``jupyter_fake`` so
 routing, errors, streams and live events are exercised end to end.
 """
 
