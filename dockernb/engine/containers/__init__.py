@@ -2,8 +2,8 @@
 
 ``engine.containers`` is a :class:`ContainerService`; see :mod:`.service` for the verbs and
 :mod:`.create`, :mod:`.start`, :mod:`.lifecycle`, :mod:`.query`, :mod:`.execs`, :mod:`.attach`,
-:mod:`.hooks` for how each is done; :mod:`.pause`, :mod:`.top`, :mod:`.stats`, :mod:`.update`,
-:mod:`.prune`, :mod:`.diff`, :mod:`.commit`, :mod:`.export` and :mod:`.copy` (on :mod:`.rootfs`,
+:mod:`.hooks` for how each is done; :mod:`.pause`, :mod:`.top`, :mod:`.stats`, :mod:`.update`, prune (in
+:mod:`.query`), :mod:`.diff`, :mod:`.commit`, :mod:`.export` and :mod:`.copy` (on :mod:`.rootfs`,
 a container's filesystem reached safely) for the others.
 """
 

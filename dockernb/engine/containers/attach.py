@@ -9,7 +9,7 @@ sequence (default Ctrl-P Ctrl-Q) in what the user types.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from dockernb.errors import ContainerStateConflict
@@ -25,10 +25,19 @@ __all__ = ["DEFAULT_DETACH_KEYS", "Attachment", "DetachScanner", "connect", "par
 class Attachment:
     """An attach connection; iterate :meth:`frames`, then read :attr:`exit_code`."""
 
-    def __init__(self, client: AttachClient, container_id: str, *, tty: bool = False) -> None:
+    def __init__(self, client: AttachClient, container_id: str, *, tty: bool = False,
+                 on_exit: Callable[[str], None] | None = None) -> None:
         self.client = client
         self.container_id = container_id
         self.tty = tty
+        #: called once the stream ended with the container's exit (the engine records it, with its ``die``
+        #: event, before the caller goes on: docker's attached run returns after its daemon logged the die)
+        self.on_exit = on_exit
+
+    def _ended(self) -> None:
+        if self.on_exit is not None and self.client.exit_code is not None:
+            on_exit, self.on_exit = self.on_exit, None
+            on_exit(self.container_id)
 
     @property
     def exit_code(self) -> int | None:
@@ -41,6 +50,7 @@ class Attachment:
         """The next output frame, or None at the end."""
         frame = self.client.recv(timeout)
         if frame is None:
+            self._ended()
             return None
         kind, data = frame
         return ("stderr" if kind == STDERR else "stdout"), data
@@ -49,6 +59,7 @@ class Attachment:
         """The frames available now without blocking; None once the stream ended."""
         frames = self.client.read_available()
         if frames is None:
+            self._ended()
             return None
         return [(("stderr" if kind == STDERR else "stdout"), data) for kind, data in frames]
 
@@ -86,4 +97,4 @@ def connect(svc: ContainerService, container_id: str, *, stdin: bool, stdout: bo
         client = AttachClient.connect(svc.store.paths(container_id), stdin=stdin, stdout=stdout, stderr=stderr)
     except (FileNotFoundError, ConnectionRefusedError):
         raise ContainerStateConflict("You cannot attach to a stopped container, start it first") from None
-    return Attachment(client, container_id, tty=record.config.tty)
+    return Attachment(client, container_id, tty=record.config.tty, on_exit=svc.record_exit)

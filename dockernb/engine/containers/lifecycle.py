@@ -148,6 +148,7 @@ def wait_container(svc: ContainerService, container_id: str, condition: str = "n
                 time.sleep(0.05)
     state_after = wait_until_stopped(svc.store, container_id, None)
     code = state_after.exit_code if state_after is not None else 0
+    svc.record_exit(container_id)  # its die event before wait returns, as docker's
     if condition == "removed":
         import time
 

@@ -144,6 +144,12 @@ class ContainerService:
         self.store.save_state(container_id, now)
         return now
 
+    def record_exit(self, container_id: str) -> None:
+        """Persist an exit seen by a waiter (its ``die`` event logged now, unless the post-exit handler
+        was first), so what the waiter does next comes after it, as with docker; never raises."""
+        with contextlib.suppress(DockernbError, OSError):
+            self.refresh(container_id)
+
     def refresh(self, container_id: str) -> ContainerState:
         with self.store.lock(container_id):
             return self.reconcile_locked(container_id)
@@ -189,7 +195,7 @@ class ContainerService:
         started = start_container(self, cid, attach=attach, console_size=console_size, ref=ref)
         self.last_warnings = started.warnings
         if started.attach is not None:
-            return Attachment(started.attach, cid, tty=self.store.record(cid).config.tty)
+            return Attachment(started.attach, cid, tty=self.store.record(cid).config.tty, on_exit=self.record_exit)
         if attach is not None and started.already_running:
             return self.attach(cid, stdin=attach[0], stdout=attach[1], stderr=attach[2])
         return None
