@@ -192,7 +192,12 @@ def follow_in_root(root_fd: int, path: str) -> str:
             if hops > _MAX_HOPS:
                 os.close(parent)
                 raise InvalidArgument(f"too many links in {path}")
-            target = os.readlink(part, dir_fd=parent)
+            try:
+                target = os.readlink(part, dir_fd=parent)
+            except OSError:  # a link that cannot be read (procfs's self of another pid namespace) leads nowhere
+                os.close(parent)
+                done += [part, *todo]
+                break
             os.close(parent)
             if target.startswith("/"):
                 done = []

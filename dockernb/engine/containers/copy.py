@@ -350,8 +350,9 @@ def _host_source(path: str, follow_link: bool) -> CopyInfo:
             rebase = lc.go_base(path)
     try:
         st = os.lstat(resolved)
-    except FileNotFoundError:
-        raise InvalidCopyPath(f"lstat {resolved.rstrip('/') or '/'}: no such file or directory") from None
+    except OSError as err:  # missing, or a file named as a directory (``file/``)
+        text = (err.strerror or str(err)).lower()
+        raise InvalidCopyPath(f"lstat {resolved.rstrip('/') or '/'}: {text}") from None
     return CopyInfo(path=resolved, exists=True, is_dir=stat.S_ISDIR(st.st_mode), rebase=rebase)
 
 

@@ -11,10 +11,11 @@ and renames it, as docker's CopyToFile.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from dockernb.errors import InvalidCopyPath, InvalidReference, NoSuchContainer, NoSuchPath
@@ -105,17 +106,12 @@ def export(ns: argparse.Namespace, ctx: Context) -> int:
     if ns.output:
         target = os.path.abspath(ns.output)
         chunks = containers.export(ns.args[0])  # a missing container fails before the file is made
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".docker_temp_")
         try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return 0
+            return _export_to(ctx, chunks, target)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # the container's rootfs is released even when the file could not be written
     out = binary(ctx.out)
     isatty = getattr(ctx.out, "isatty", None)
     if isatty is not None and isatty():
@@ -125,6 +121,31 @@ def export(ns: argparse.Namespace, ctx: Context) -> int:
     for chunk in containers.export(ns.args[0]):
         out.write(chunk)
     out.flush()
+    return 0
+
+
+def _export_to(ctx: Context, chunks: Iterable[bytes], target: str) -> int:
+    """docker's CopyToFile: a temp file beside ``target`` renamed over it once complete; its errors as Go's."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".docker_temp_")
+    except OSError as err:
+        ctx.eprint(f"open {err.filename or target}: {(err.strerror or str(err)).lower()}")
+        return 1
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+        except OSError as err:  # a full disk, a quota
+            ctx.eprint(f"write {tmp}: {(err.strerror or str(err)).lower()}")
+            os.unlink(tmp)
+            return 1
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return 0
 
 

@@ -100,7 +100,7 @@ def update(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def stats(ns: argparse.Namespace, ctx: Context) -> int:
-    from dockernb.present.stats import render_stats, stats_context
+    from dockernb.present.stats import HEADERS, StatsContext, render_stats, stats_context
 
     containers = ctx.engine.containers
     named: list[tuple[str, str]] = []
@@ -129,7 +129,8 @@ def stats(ns: argparse.Namespace, ctx: Context) -> int:
         return out
 
     try:
-        render_stats([], ns.format)  # a bad template fails before anything is read
+        # a bad template (or field) fails before anything is read: a row of the headers' shape
+        render_stats([StatsContext("statsContext", HEADERS)], ns.format)
     except TemplateError as err:
         ctx.eprint(f"Template parsing error: {err}")
         return 1

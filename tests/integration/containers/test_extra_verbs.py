@@ -81,6 +81,11 @@ def test_cp_both_ways_never_leaves_the_container(cli: Cli, tmp_path: Path) -> No
     assert (r.code, r.err) == (1, "Error: No such container:path: cp-a:/nosuchdir\n")
     r = cli("cp", "cp-a:/srv/d", str(host / "in.txt"))
     assert (r.code, r.err) == (1, "cannot copy directory\n")
+    r = cli("cp", str(host / "in.txt") + "/", "cp-a:/tmp")
+    assert (r.code, r.err) == (1, f"lstat {host}/in.txt: not a directory\n")
+    # procfs's self names no process of ours there: a path like any missing one, not a traceback
+    r = cli("cp", "cp-a:/proc/self/status", str(host))
+    assert (r.code, r.err) == (1, "Error: No such container:path: cp-a:/proc/self/status\n")
     r = cli("cp", "nosuch:/x", str(host))
     assert (r.code, r.err) == (1, "Error: No such container:path: nosuch:/x\n")
     # a stopped container: its snapshot and volume, mounted privately for the copy
@@ -112,6 +117,9 @@ def test_export_diff_commit(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "ex.tar"
     cli.ok("export", "-o", str(target), "ex-a")
     assert _tar_names(target.read_bytes()) == names
+    r = cli("export", "-o", str(tmp_path / "missing" / "ex.tar"), "ex-a")  # docker's CopyToFile error, no traceback
+    assert r.code == 1 and r.err.startswith(f"open {tmp_path}/missing/.docker_temp_"), r
+    assert r.err.endswith(": no such file or directory\n") and r.out == "", r
     assert cli.ok("diff", "ex-a").splitlines() == ["A /made-here", "A /vol"]
     # commit pauses a running container (where it can) and names the image
     image_id = cli.ok("commit", "-a", "Ann <a@x>", "-m", "snap", "-c", "ENV MODE=x", "ex-a", "snap:1").strip()
@@ -192,6 +200,8 @@ def test_system_prune_and_stats_stream(cli: Cli) -> None:
     assert r.code == 0 and "Deleted Containers:\n" in r.out and "Deleted Networks:\nsp-net\n" in r.out, r
     assert "Deleted Volumes:\nsp-vol\n" in r.out and r.out.rstrip().splitlines()[-1].startswith("Total reclaimed")
     assert cli.ok("ps", "-a", "--format", "{{.Names}}") == "sp-run\n"
+    r = cli("stats", "--no-stream", "--format", "{{.Bad}}", "sp-run")  # a bad field before anything is read
+    assert r.code == 1 and r.out == "" and r.err.startswith("Template parsing error: template: "), r
     # stats without --no-stream redraws the table every second until interrupted
     p = subprocess.Popen(cli.argv("stats", "sp-run"), env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL)  # fmt: skip
