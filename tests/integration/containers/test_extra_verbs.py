@@ -192,6 +192,9 @@ def test_system_prune_and_stats_stream(cli: Cli) -> None:
     cli.ok("volume", "create", "sp-vol")
     cli.ok("network", "create", "sp-net")
     cli.ok("run", "-d", "--name", "sp-run", "busybox", "sleep", "1000")
+    r = cli("container", "prune", input="n\n")  # declined: docker's client still reports what it reclaimed
+    assert (r.code, r.out) == (0, "WARNING! This will remove all stopped containers.\n"
+                                  "Are you sure you want to continue? [y/N] Total reclaimed space: 0B\n"), r
     r = cli("system", "prune", input="n\n")
     assert r.code == 0 and r.out.startswith("WARNING! This will remove:\n  - all stopped containers\n") and \
         r.out.endswith("Are you sure you want to continue? [y/N] "), r
