@@ -1,0 +1,428 @@
+"""One docker command line in a notebook: the shared grammar and runners, widgets where they help (layer L8).
+
+:func:`run_docker` parses and runs a line through :func:`dockernb.present.dispatch.dispatch`
+(so usage errors, engine errors and exit codes are the CLI's), with :func:`runner_for`
+swapping in the notebook's renderers for the verbs that have a widget, when the output is the
+default one: with ``--format``/``-q`` a verb prints the CLI's text, which is what a user who
+asked for a format wants. Every renderer also leaves a Python value in ``ctx.result`` (image
+models for ``images``, a container handle for ``run -d``...), which the magic returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from dockernb.client import DockerClient
+from dockernb.client.commands import context_for
+from dockernb.client.models import Container, Image
+from dockernb.errors import BuildContextError, BuildError, DockernbError, NoSuchImage
+from dockernb.notebook.display import print_error
+from dockernb.present.context import Context
+from dockernb.present.dispatch import Runner, dispatch, shared_runner
+from dockernb.present.images import history_rows
+from dockernb.spec.reference import parse_reference
+
+__all__ = ["NotebookContext", "run_docker", "runner_for"]
+
+
+@dataclass
+class NotebookContext(Context):
+    """The Context a notebook runner gets: the client, the line as typed, and room for a result."""
+
+    client: DockerClient | None = None
+    argv: tuple[str, ...] = ()
+    #: the Python value of the command (what ``x = %docker ...`` gets)
+    result: Any = None
+    #: render widgets (False: always the CLI's text, as in a pipeline of the Docker kernel)
+    widgets: bool = True
+    #: the front end can deliver widget events (a live Jupyter front end, not nbclient)
+    interactive: bool = False
+    #: the kernel's cell directory: relative paths in the line are relative to it
+    cwd: str = field(default_factory=os.getcwd)
+
+    @property
+    def docker(self) -> DockerClient:
+        assert self.client is not None
+        return self.client
+
+
+def run_docker(argv: Sequence[str], client: DockerClient, *, widgets: bool = True, interactive: bool = False,
+               out: TextIO | None = None, err: TextIO | None = None,
+               stdin: BinaryIO | None = None) -> NotebookContext:  # fmt: skip
+    """Run one command line; the context holds ``result`` and the exit code is ``ctx.exit_code``."""
+    base = context_for(client.engine, out=out or sys.stdout, err=err or sys.stderr, stdin=stdin)
+    ctx = NotebookContext(prog=base.prog, out=base.out, err=base.err, stdin=stdin, _engine=base._engine,
+                          client=client, argv=tuple(argv), widgets=widgets, interactive=interactive)  # fmt: skip
+    ctx.exit_code = dispatch(list(argv), ctx, runner_for(ctx))  # type: ignore[attr-defined]
+    return ctx
+
+
+def runner_for(ctx: NotebookContext) -> Any:  # noqa: ANN401 - Callable[[str], Runner | None]
+    def find(verb: str) -> Runner | None:
+        base = _SPELLINGS.get(verb, verb)
+        mine = _RENDERERS.get(base)
+        shared = shared_runner(verb)
+        if mine is None or not ctx.widgets:
+            return _with_result(base, shared) if shared is not None else None
+        return lambda ns, c: mine(ns, ctx, shared)
+
+    return find
+
+
+def _with_result(verb: str, shared: Runner) -> Runner:
+    """A shared runner whose Python value is still computed (``ids = %docker images -q``)."""
+
+    def run(ns: argparse.Namespace, ctx: Context) -> int:
+        code = shared(ns, ctx)
+        if code == 0 and isinstance(ctx, NotebookContext) and verb in _VALUES:
+            ctx.result = _VALUES[verb](ns, ctx)
+        return code
+
+    return run
+
+
+def _filters(ns: argparse.Namespace) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in getattr(ns, "filters", None) or []:
+        name, value = item if isinstance(item, tuple) else str(item).split("=", 1)
+        out.setdefault(name, []).append(value)
+    return out
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+def _image_list(ns: argparse.Namespace, ctx: NotebookContext) -> list[Image]:
+    return ctx.docker.images.list(ns.args[0] if ns.args else None, all=ns.all, filters=_filters(ns))
+
+
+def _images(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    if ns.format or ns.quiet or ns.digests or ns.no_trunc:
+        assert shared is not None
+        return _with_result("images", shared)(ns, ctx)
+    from dockernb.notebook.widgets.tables import image_table
+
+    found = _image_list(ns, ctx)  # engine errors (a bad filter) propagate to dispatch: the CLI's words
+    table = image_table(ctx.docker, lambda: _image_list(ns, ctx))
+    table.display()
+    ctx.result = ImageList(found)
+    return 0
+
+
+class ImageList(list[Image]):
+    """``%docker images``' value: image models. As a cell's last line, the table already shows them."""
+
+    shown_in: int | None = None
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        ip = get_ipython()
+        if ip is not None and self.shown_in == ip.execution_count:
+            return
+        display(list(self))  # type: ignore[no-untyped-call]
+
+
+def _pull(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    if ns.quiet or ns.all_tags:
+        assert shared is not None
+        return shared(ns, ctx)
+    from dockernb.notebook.widgets.progress import PullProgress
+
+    text = ns.args[0]
+    ref = parse_reference(text)  # InvalidReference: dispatch prints it, as the CLI does
+    if ref.tag is None and ref.digest is None:
+        ref = ref.with_default_tag()
+    view = PullProgress(f"pull {ref.familiar}")
+    view.display()
+    if ref.familiar != text and ":" not in text.rsplit("/", 1)[-1] and "@" not in text:
+        view.feed_line(f"Using default tag: {ref.tag}")
+    try:
+        for message in ctx.engine.images.pull(text, platform=ns.platform):
+            view.feed(message)
+    except DockernbError as err:
+        view.finish(False, f"Error response from daemon: {err}")
+        raise
+    view.finish(True, ref.familiar)
+    ctx.result = ctx.docker.images.get(ref.familiar)
+    return 0
+
+
+def _history_text(client: DockerClient, key: str) -> str:
+    from dockernb.notebook.display import esc
+    from dockernb.present.images import HISTORY_HEADERS, HISTORY_TABLE, format_table
+
+    return esc(format_table(HISTORY_TABLE, history_rows(client.images.api.history(key)), HISTORY_HEADERS))
+
+
+# --- inspect -----------------------------------------------------------------------------------
+
+
+def _inspect(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    assert shared is not None
+    if ns.format:
+        return shared(ns, ctx)
+    from dockernb.notebook.widgets.inspect import JsonTree
+
+    buffer = io.StringIO()
+    sub = NotebookContext(prog=ctx.prog, out=buffer, err=ctx.err, _engine=ctx._engine, client=ctx.client)
+    code = shared(ns, sub)  # the CLI's lookup rules (type, errors per name); its JSON, parsed back
+    import json
+
+    text = buffer.getvalue().strip()
+    data = json.loads(text) if text.startswith("[") else []
+    if data:
+        JsonTree(data).display()
+    ctx.result = data
+    return code
+
+
+# --- build -------------------------------------------------------------------------------------
+
+
+def _build(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    if ns.quiet or (ctx.stdin is None and ns.args and ns.args[0] == "-"):
+        assert shared is not None
+        return shared(ns, ctx)
+    return build_with_widget(ns, ctx, dockerfile_text=None)
+
+
+def build_with_widget(ns: argparse.Namespace, ctx: NotebookContext, *, dockerfile_text: str | None) -> int:
+    """A build rendered as steps; ``dockerfile_text`` is ``%%dockerfile``'s cell."""
+    from dockernb.notebook.widgets.build import BuildProgress
+
+    view = BuildProgress("build " + " ".join(ns.tags) if ns.tags else "build")
+    view.display()
+    try:
+        events = ctx.engine.builds.build(
+            ns.args[0], stdin=ctx.stdin, dockerfile=ns.file, dockerfile_text=dockerfile_text, cwd=ctx.cwd,
+            tags=ns.tags, build_args=dict(ns.build_args), labels=dict(ns.labels), target=ns.target,
+            no_cache=ns.no_cache, pull=ns.pull, network=ns.network, platform=ns.platform,
+        )  # fmt: skip
+        for event in events:
+            view.feed(event)
+    except BuildContextError as err:
+        view.fail(str(err))
+        print_error(str(err))
+        return 1
+    except BuildError as err:
+        view.fail(str(err))
+        print_error(str(err))
+        return err.exit_code or 1
+    except DockernbError as err:
+        view.fail(f"Error response from daemon: {err}")
+        raise
+    if ns.iidfile:
+        Path(ns.iidfile).write_text(view.image_id)
+    try:
+        ctx.result = ctx.docker.images.get(view.image_id) if view.image_id else None
+    except NoSuchImage:
+        ctx.result = None
+    return 0
+
+
+# --- containers --------------------------------------------------------------------------------
+
+
+def _container_list(ns: argparse.Namespace, ctx: NotebookContext) -> list[Container]:
+    show_all = bool(getattr(ns, "all", False) or getattr(ns, "latest", False) or getattr(ns, "last", -1) > 0)
+    found = ctx.docker.containers.list(all=show_all, filters=_filters(ns))
+    if getattr(ns, "latest", False):
+        return found[:1]
+    last = getattr(ns, "last", -1)
+    return found[:last] if last and last > 0 else found
+
+
+def _ps(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    if ns.format or ns.quiet or ns.size or ns.no_trunc:
+        assert shared is not None
+        return _with_result("ps", shared)(ns, ctx)
+    from dockernb.notebook.widgets.tables import container_table
+
+    found = _container_list(ns, ctx)
+    table = container_table(ctx.docker, lambda: _container_list(ns, ctx), interactive=ctx.interactive)
+    table.display()
+    ctx.result = found
+    return 0
+
+
+def _logs(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    assert shared is not None
+    if ns.timestamps or ns.details or ns.since or ns.until:
+        return shared(ns, ctx)
+    from dockernb.notebook.widgets.logs import LogViewer
+    from dockernb.present.logs import tail_arg
+
+    container = ctx.docker.containers.get(ns.args[0])
+    tail = tail_arg(ns.tail)
+    viewer = LogViewer(f"logs {container.name}", lambda: container.stream_logs(follow=ns.follow, tail=tail))
+    if ns.follow:
+        viewer.display()
+        viewer.follow()
+    else:
+        viewer.read_all()
+        viewer.display()
+    ctx.result = viewer
+    return 0
+
+
+def _created_id(ctx: NotebookContext, verb_argv: list[str]) -> str:
+    """Run ``create``/``run -d`` through the shared runner, quietly; the new container's id."""
+    out = io.StringIO()
+    code = dispatch(verb_argv, NotebookContext(prog=ctx.prog, out=out, err=ctx.err, _engine=ctx._engine,
+                                               client=ctx.client))  # fmt: skip
+    lines = out.getvalue().strip().splitlines()
+    if code != 0 or not lines:
+        raise _Exit(code or 1)
+    return lines[-1].strip()
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _verb_args(ctx: NotebookContext) -> list[str]:
+    """The words after the verb (``run``, ``container run``) as typed."""
+    argv = list(ctx.argv)
+    used = 2 if argv[:1] == ["container"] else 1
+    return argv[used:]
+
+
+def _run(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    assert shared is not None
+    rest = _verb_args(ctx)
+    try:
+        if getattr(ns, "detach", False):
+            from dockernb.notebook.widgets.card import ContainerCard
+
+            container = ctx.docker.containers.get(_created_id(ctx, ["run", *rest]))
+            ContainerCard(container).display()
+            ctx.result = container
+            return 0
+        if getattr(ns, "interactive", False) or getattr(ns, "tty", False):
+            cid = _created_id(ctx, ["create", *rest])
+            stream = ctx.docker.engine.containers.attach(cid, stdin=bool(getattr(ns, "interactive", False)))
+            ctx.docker.engine.containers.start(cid)
+            return _terminal(ctx, stream, cid, tty=bool(getattr(ns, "tty", False)))
+    except _Exit as e:
+        return e.code
+    return _foreground(ns, ctx, shared, rest)
+
+
+def _foreground(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner, rest: list[str]) -> int:
+    """Foreground ``run``: output streams into the cell; an interrupt stops the container, escalating."""
+    cidfile = getattr(ns, "cidfile", "") or ""
+    tmp = None
+    if not cidfile and hasattr(ns, "cidfile"):
+        tmp = tempfile.mkdtemp(prefix="dockernb-cid-")
+        cidfile = os.path.join(tmp, "cid")
+        ns.cidfile = cidfile
+    try:
+        return shared(ns, ctx)
+    except KeyboardInterrupt:
+        cid = Path(cidfile).read_text().strip() if cidfile and os.path.exists(cidfile) else ""
+        if not cid:
+            print_error("interrupted before the container was created")
+            return 130
+        how = stop_escalating(ctx.docker, cid)
+        print_error(f"interrupted: the container {cid[:12]} was stopped by {how}")
+        return 130
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(cidfile)
+            except FileNotFoundError:
+                pass
+            os.rmdir(tmp)
+
+
+#: IPython's ScriptMagics escalation, with the waits a container's init needs
+ESCALATION = (("SIGINT", 2.0), ("SIGTERM", 3.0), ("SIGKILL", 10.0))
+
+
+def stop_escalating(client: DockerClient, cid: str, steps: Sequence[tuple[str, float]] = ESCALATION) -> str:
+    """SIGINT, then SIGTERM, then SIGKILL until the container stops; the signal that ended it."""
+    container = client.containers.get(cid)
+    for signame, wait in steps:
+        try:
+            container.kill(signame)
+        except DockernbError:
+            if container.status not in ("running", "paused", "restarting"):
+                return signame
+            raise
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if container.status not in ("running", "paused", "restarting"):
+                return signame
+            time.sleep(0.05)
+    return steps[-1][0]
+
+
+def _terminal(ctx: NotebookContext, stream: Any, cid: str, *, tty: bool) -> int:  # noqa: ANN401
+    from dockernb.notebook.widgets.terminal import Terminal, run_without_terminal
+
+    name = ctx.docker.containers.get(cid).name
+    if ctx.interactive:
+        term = Terminal(stream, name)
+        term.display()
+        term.start()
+        ctx.result = term
+        return 0
+    text, code = run_without_terminal(stream)
+    ctx.out.write(text)
+    ctx.out.flush()
+    told = "its exit code " + str(code) if code is not None else "it is still running"
+    print_error(f"(no terminal in this front end: sent end-of-input to {name}'s terminal; {told})")
+    return code if code is not None else 0
+
+
+def _attach(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    cid = ctx.docker.containers.get(ns.args[0]).id
+    stream = ctx.docker.engine.containers.attach(cid, stdin=not getattr(ns, "no_stdin", False))
+    return _terminal(ctx, stream, cid, tty=True)
+
+
+def _exec(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    assert shared is not None
+    if not (getattr(ns, "interactive", False) and getattr(ns, "tty", False)) or getattr(ns, "detach", False):
+        return shared(ns, ctx)
+    container = ctx.docker.containers.get(ns.args[0])
+    stream = ctx.docker.engine.containers.exec_attach(container.id, list(ns.args[1:]), tty=True,
+                                               user=getattr(ns, "user", "") or "",
+                                               workdir=getattr(ns, "workdir", "") or "")  # fmt: skip
+    return _terminal(ctx, stream, container.id, tty=True)
+
+
+_RENDERERS: dict[str, Any] = {
+    "images": _images,
+    "pull": _pull,
+    "inspect": _inspect,
+    "build": _build,
+    "ps": _ps,
+    "logs": _logs,
+    "run": _run,
+    "attach": _attach,
+    "exec": _exec,
+}
+
+_VALUES: dict[str, Any] = {"images": _image_list, "ps": _container_list}
+
+#: management-command spellings of the verbs above
+_SPELLINGS = {
+    "image ls": "images", "image list": "images", "image pull": "pull", "image inspect": "inspect",
+    "image build": "build", "container ls": "ps", "container list": "ps", "container ps": "ps",
+    "container logs": "logs", "container run": "run", "container attach": "attach", "container exec": "exec",
+    "container inspect": "inspect",
+}  # fmt: skip
