@@ -17,19 +17,32 @@ from typing import Any
 
 from IPython.display import display
 
-__all__ = ["esc", "html_table", "print_error", "show", "text_table"]
+__all__ = ["esc", "html_table", "print_error", "show", "text_table", "update"]
 
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def show(widget: Any, text: str, html_text: str) -> None:  # noqa: ANN401 - any ipywidgets widget
-    """Display ``widget`` with ``text``/``html_text`` as what widget-less front ends render."""
+def _bundle(widget: Any, text: str, html_text: str) -> dict[str, Any]:  # noqa: ANN401
     bundle = dict(widget._repr_mimebundle_() or {})
     bundle["text/plain"] = text
     bundle["text/html"] = html_text
-    display(bundle, raw=True)  # type: ignore[no-untyped-call]
+    return bundle
+
+
+def show(widget: Any, text: str, html_text: str) -> Any:  # noqa: ANN401 - any ipywidgets widget
+    """Display ``widget`` with ``text``/``html_text`` as what widget-less front ends render.
+
+    Returns the display handle: :func:`update` replaces the text twins when the content has
+    changed (a pull's progress at its end), so a saved notebook holds the final text.
+    """
+    return display(_bundle(widget, text, html_text), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+
+
+def update(handle: Any, widget: Any, text: str, html_text: str) -> None:  # noqa: ANN401
+    if handle is not None:
+        handle.update(_bundle(widget, text, html_text), raw=True)
 
 
 def print_error(text: str) -> None:

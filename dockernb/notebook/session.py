@@ -153,6 +153,9 @@ def _pull(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -
     except DockernbError as err:
         view.finish(False, f"Error response from daemon: {err}")
         raise
+    except KeyboardInterrupt:
+        view.finish(False, "interrupted")
+        raise
     view.finish(True, ref.familiar)
     ctx.result = ctx.docker.images.get(ref.familiar)
     return 0
@@ -183,6 +186,8 @@ def _inspect(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None
     data = json.loads(text) if text.startswith("[") else []
     if data:
         JsonTree(data).display()
+    else:
+        ctx.out.write(text + "\n")  # docker's "[]" beside the errors
     ctx.result = data
     return code
 
@@ -222,6 +227,8 @@ def build_with_widget(ns: argparse.Namespace, ctx: NotebookContext, *, dockerfil
     except DockernbError as err:
         view.fail(f"Error response from daemon: {err}")
         raise
+    finally:
+        view.finish()
     if ns.iidfile:
         Path(ns.iidfile).write_text(view.image_id)
     try:

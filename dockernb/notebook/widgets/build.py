@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from dockernb.notebook.display import esc, show
+from dockernb.notebook.display import esc, show, update
 from dockernb.present.output import build_line
 from dockernb.present.units import short_id
 from dockernb.spec.events import (
@@ -46,9 +46,14 @@ class BuildProgress:
         self.image_id = ""
         self.tags: list[str] = []
         self._text: list[str] = []
+        self.handle: object = None
 
     def display(self) -> None:
-        show(self.widget, self.text(), self.html())
+        self.handle = show(self.widget, self.text(), self.html())
+
+    def finish(self) -> None:
+        """The build ended (well or not): the text twins get the whole output."""
+        update(self.handle, self.widget, self.text(), self.html())
 
     def feed(self, event: BuildEvent) -> None:
         line, _stream = build_line(event)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import ipywidgets as W
 
 from dockernb.errors import DockernbError
-from dockernb.notebook.display import esc, show
+from dockernb.notebook.display import esc, show, update
 from dockernb.spec.logline import LogLine
 
 __all__ = ["LogViewer"]
@@ -35,6 +35,7 @@ class LogViewer:
         self._stopped = threading.Event()
         self.thread: threading.Thread | None = None
         self.done = threading.Event()
+        self.handle: object = None
 
     def _append(self, line: LogLine) -> None:
         text = line.data.decode("utf-8", "replace")
@@ -74,6 +75,7 @@ class LogViewer:
             self.stop_button.disabled = True
             self.stop_button.description = "Stopped" if self._stopped.is_set() else "Ended"
             self.done.set()
+            update(self.handle, self.widget, self.text(), self.html())
 
     def stop(self) -> None:
         self._stopped.set()
@@ -81,7 +83,10 @@ class LogViewer:
     def text(self) -> str:
         return "".join(self.stdout) + "".join(self.stderr)
 
-    def display(self) -> None:
+    def html(self) -> str:
         out = "".join(self.stdout)
         err = "".join(f"<span style='color:#c00'>{esc(x)}</span>" for x in self.stderr)
-        show(self.widget, self.text(), f"<pre class='dockernb-logs'>{esc(out)}{err}</pre>")
+        return f"<pre class='dockernb-logs'>{esc(out)}{err}</pre>"
+
+    def display(self) -> None:
+        self.handle = show(self.widget, self.text(), self.html())

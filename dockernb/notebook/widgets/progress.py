@@ -13,7 +13,7 @@ import threading
 
 import ipywidgets as W
 
-from dockernb.notebook.display import esc, show
+from dockernb.notebook.display import esc, show, update
 from dockernb.spec.events import LayerStatus, ProgressMessage
 
 __all__ = ["PullProgress"]
@@ -49,9 +49,10 @@ class PullProgress:
         self.layers: dict[str, _Layer] = {}
         self.lines: list[str] = []
         self._lock = threading.Lock()
+        self.handle: object = None
 
     def display(self) -> None:
-        show(self.widget, self.text(), self.html())
+        self.handle = show(self.widget, self.text(), self.html())
 
     def feed(self, m: ProgressMessage) -> None:
         with self._lock:
@@ -111,6 +112,7 @@ class PullProgress:
         if message:
             self.lines.append(message)
             self.summary.value = "<br>".join(esc(x) for x in self.lines)
+        update(self.handle, self.widget, self.text(), self.html())
 
     def text(self) -> str:
         return "".join(line + "\n" for line in self.lines)
