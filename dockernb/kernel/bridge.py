@@ -3,8 +3,9 @@
 A request is one ``sendmsg``: a JSON line ``{"argv": [...], "cwd": "...", "tty": bool}`` with
 the caller's stdin, stdout and stderr descriptors attached (SCM_RIGHTS), so the kernel writes
 to the caller's pipe or file itself and reads its stdin when a verb wants it. The answer is the
-exit code, 4 bytes big-endian. Requests are queued for the kernel's main thread (the one that
-owns the cell's output); :attr:`Bridge.wakeup` becomes readable when one is waiting.
+exit code, 4 bytes big-endian. Requests whose stdout is the terminal are queued for the
+kernel's main thread (the one that owns the cell's output; :attr:`Bridge.wakeup` becomes
+readable when one is waiting); the others are served at once on threads of their own.
 
 :data:`CLIENT` is the client program: stdlib only, started with ``-I -S`` so that it costs
 about 20 ms, not dockernb's import time.
@@ -18,6 +19,7 @@ import queue
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +80,10 @@ class Request:
 class Bridge:
     """Serves the socket from a daemon thread; ``bin_dir`` holds the ``docker`` client for bash's PATH."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, background: Callable[[Request], object] | None = None) -> None:
+        #: serves a request whose output is not the terminal, at once, whatever the main thread is doing
+        #: (``docker save | docker load`` needs both ends served together)
+        self.background = background
         self.dir = Path(tempfile.mkdtemp(prefix="dockernb-kernel-"))
         self.socket_path = str(self.dir / "docker.sock")
         self.bin_dir = self.dir / "bin"
@@ -118,6 +123,9 @@ class Bridge:
                 request = Request([str(a) for a in head["argv"]], str(head["cwd"]), bool(head["tty"]), list(fds), conn)
             except (OSError, ValueError, KeyError):
                 conn.close()
+                continue
+            if not request.tty and self.background is not None:
+                threading.Thread(target=self.background, args=(request,), daemon=True).start()
                 continue
             self.requests.put(request)
             os.write(self._w, b"!")

@@ -17,6 +17,7 @@ import os
 import re
 import select
 import sys
+import threading
 from typing import Any
 
 import pexpect
@@ -28,6 +29,13 @@ from dockernb.kernel.bridge import Bridge, Request
 from dockernb.notebook.session import run_docker
 
 __all__ = ["DockerKernel"]
+
+#: verbs whose arguments or flags name files relative to the caller's directory
+_PATH_VERBS = {
+    "build", "image build", "import", "image import", "run", "container run", "create", "container create", "cp",
+    "container cp", "commit",
+}  # fmt: skip
+_FILE_FLAGS = {"-o", "--output", "-i", "--input", "--env-file", "--cidfile", "--iidfile", "-f", "--file"}
 
 _MARK = re.compile(rb"\x1e(-?\d+)\x1f")
 _SETUP = (
@@ -46,10 +54,11 @@ class DockerKernel(IPythonKernel):
 
     def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
-        self.bridge = Bridge(sys.executable)
+        self.bridge = Bridge(sys.executable, background=self._serve)
         self.docker_client: DockerClient | None = None
         self.bash: pexpect.spawn | None = None
         self._allow_stdin = False
+        self._cwd_lock = threading.RLock()
 
     # --- bash -------------------------------------------------------------------------------
 
@@ -155,17 +164,28 @@ class DockerKernel(IPythonKernel):
         """Run one docker line for bash; True when it was interrupted."""
         if self.docker_client is None:
             self.docker_client = DockerClient.from_env()
-        here = os.getcwd()
         code, interrupted = 1, False
         files: list[Any] = []
+        words = request.argv[:2] if request.argv[:1] in (["image"], ["container"]) else request.argv[:1]
+        # the process has one working directory: verbs that read or write paths take it in turn
+        files_named = any(a in _FILE_FLAGS or a.split("=", 1)[0] in _FILE_FLAGS for a in request.argv)
+        lock = self._cwd_lock if " ".join(words) in _PATH_VERBS or files_named else None
+        if lock is not None:
+            lock.acquire()
+        here = os.getcwd()
         try:
-            os.chdir(request.cwd)
+            if lock is not None:
+                os.chdir(request.cwd)
         except OSError:
             pass
         try:
             if request.tty:
+                # the cell shows the output; stdin is the caller's when redirected (docker load < x.tar)
+                stdin_tty = os.isatty(request.fds[0])
+                stdin: Any = io.BytesIO(b"") if stdin_tty else os.fdopen(os.dup(request.fds[0]), "rb")
+                files = [] if stdin_tty else [stdin]
                 ctx = run_docker(request.argv, self.docker_client, widgets=True, interactive=self._allow_stdin,
-                                 stdin=io.BytesIO(b""))  # fmt: skip
+                                 stdin=stdin)  # fmt: skip
             else:
                 stdin = os.fdopen(os.dup(request.fds[0]), "rb")
                 out = os.fdopen(os.dup(request.fds[1]), "w", encoding="utf-8", errors="replace")
@@ -181,7 +201,9 @@ class DockerKernel(IPythonKernel):
                     f.close()
                 except OSError:
                     pass
-            os.chdir(here)
+            if lock is not None:
+                os.chdir(here)
+                lock.release()
             sys.stdout.flush()
             sys.stderr.flush()
             request.reply(code)
