@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import socket
 import tempfile
 import threading
@@ -152,13 +153,4 @@ class Bridge:
                 os.close(fd)
             except OSError:
                 pass
-        for path in (self.client, self.socket_path):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        for d in (self.bin_dir, self.dir):
-            try:
-                d.rmdir()
-            except OSError:
-                pass
+        shutil.rmtree(self.dir, ignore_errors=True)

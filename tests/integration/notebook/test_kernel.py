@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,12 +28,14 @@ def kernel(tmp_path: Path, images_env: dict[str, str], monkeypatch: pytest.Monke
         monkeypatch.setenv(key, value)
     work = tmp_path / "work"
     work.mkdir()
+    before = set(Path(tempfile.gettempdir()).glob("dockernb-kernel-*"))
     km, kc = start_new_kernel(kernel_name="dockernb", cwd=str(work))
     try:
         yield kc
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel()  # a polite shutdown: the kernel removes its socket directory and stops bash
+    assert set(Path(tempfile.gettempdir()).glob("dockernb-kernel-*")) == before
 
 
 def run(kc: Any, code: str) -> tuple[str, list[tuple[str, Any]]]:  # noqa: ANN401
