@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
