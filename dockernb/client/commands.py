@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, TextIO, cast
 
 from dockernb.client.seam import EngineAPI
+from dockernb.client.streams import with_bytes
 from dockernb.engine import Engine
 from dockernb.errors import InvalidArgument, NotSupported
 from dockernb.present.args import HelpRequested, UsageError, parse, resolve_verb
@@ -26,12 +27,15 @@ __all__ = ["Captured", "call", "context_for", "run_line"]
 
 def context_for(engine: EngineAPI, *, prog: str = "dockernb", out: TextIO | None = None,
                 err: TextIO | None = None, stdin: BinaryIO | None = None) -> Context:  # fmt: skip
-    """A verb runner's Context over any backend of the seam (the runners use only its services)."""
+    """A verb runner's Context over a backend of the seam (see :mod:`.seam` for what the runners use).
+
+    ``out``/``err`` get a byte side when they have none: the runners write container output as bytes.
+    """
     ctx = Context(prog=prog, stdin=stdin, _engine=cast(Engine, engine))
     if out is not None:
-        ctx.out = out
+        ctx.out = with_bytes(out)
     if err is not None:
-        ctx.err = err
+        ctx.err = with_bytes(err)
     return ctx
 
 

@@ -15,10 +15,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from dockernb.client.commands import call
-from dockernb.client.seam import AttachStream, ContainersAPI, EngineAPI, ImagesAPI
+from dockernb.client.seam import ContainersAPI, EngineAPI, ImagesAPI
+from dockernb.engine.containers.types import Container as EngineContainer
 from dockernb.engine.image_types import HistoryItem
 from dockernb.engine.image_types import Image as ImageRecord
-from dockernb.errors import ContainerExited, ContainerStartFailed
+from dockernb.errors import ContainerExited
+from dockernb.present.ports import displayable_ports
 from dockernb.spec.container import ContainerSummary
 from dockernb.spec.events import ProgressMessage
 from dockernb.spec.logline import LogLine
@@ -133,20 +135,13 @@ class ExecResult(tuple[int, bytes]):
         return self[1]
 
 
-def drain(stream: AttachStream, *, timeout: float | None = None) -> tuple[bytes, bytes, int | None]:
-    """Read an attached stream to its end: (stdout, stderr, exit code or None if none came)."""
-    out, err = bytearray(), bytearray()
-    try:
-        while (frame := stream.recv(timeout)) is not None:
-            kind, data = frame
-            (err if kind == 2 else out).extend(data)
-        return bytes(out), bytes(err), stream.exit_code
-    finally:
-        stream.close()
+def _summary(found: EngineContainer) -> ContainerSummary:
+    """A ps row's record for a container ``get`` returned (its live port bindings as ps shows them)."""
+    return ContainerSummary(record=found.record, state=found.state, bindings=found.ports)
 
 
 class Container:
-    """A container: ``id``, ``name``, ``status``, ``image``; ``attrs`` is docker's inspect JSON.
+    """A container: ``id``, ``name``, ``status``, ``image``, ``ports``; ``attrs`` is docker's inspect JSON.
 
     ``status`` is read fresh from the engine each time (docker-py needs ``reload()``; a
     notebook cell asking ``c.status`` wants the truth now).
@@ -188,11 +183,16 @@ class Container:
         return self.summary.state.exit_code
 
     @property
+    def ports(self) -> str:
+        """The published ports as ``ps`` shows them (``0.0.0.0:8080->80/tcp``), as of the last reload."""
+        return displayable_ports(self.summary.bindings, self.summary.exposed)
+
+    @property
     def attrs(self) -> dict[str, Any]:
         return self._api.inspect(self.id)
 
     def reload(self) -> None:
-        self.summary = self._api.get(self.id)
+        self.summary = _summary(self._api.get(self.id))
 
     def logs(self, *, stdout: bool = True, stderr: bool = True, tail: int = -1) -> bytes:
         """Like ``docker logs`` (without ``-f``): the lines so far, as bytes."""
@@ -214,7 +214,7 @@ class Container:
         self._api.restart(self.id, timeout=timeout)
 
     def kill(self, signal: str = "KILL") -> None:
-        self._api.kill(self.id, signal=signal)
+        self._api.kill(self.id, signal)
 
     def remove(self, *, force: bool = False, v: bool = False) -> None:
         self._api.remove(self.id, force=force, volumes=v)
@@ -225,13 +225,10 @@ class Container:
 
     def exec(self, cmd: str | Sequence[str], *, user: str = "", workdir: str = "",
              environment: Sequence[str] = ()) -> ExecResult:  # fmt: skip
-        """Like ``docker exec`` (docker-py's ``exec_run``): ``(exit_code, output)``, stdout and stderr merged."""
+        """Like ``docker exec`` (docker-py's ``exec_run``): ``(exit_code, output)``, stdout then stderr."""
         argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
-        stream = self._api.exec_attach(self.id, argv, tty=False, user=user, workdir=workdir, env=environment)
-        out, err, code = drain(stream)
-        if code is None:
-            raise ContainerStartFailed(f"exec in {self.name}: the stream ended without an exit code")
-        return ExecResult((code, out + err))
+        done = self._api.exec_run(self.id, argv, env=environment, workdir=workdir or None, user=user or None)
+        return ExecResult((done.exit_code, done.output))
 
     exec_run = exec
 
@@ -260,12 +257,12 @@ class ContainerCollection:
     ) -> builtins.list[Container]:
         """Like ``docker ps [-a]`` (newest first)."""
         api = self.api
-        return [Container(s, api) for s in api.list(all=all, filters=filters)]
+        return [Container(s, api) for s in api.list(all=all, filters=filters or {})]
 
     def get(self, container_id: str) -> Container:
         """A container by name, id or id prefix; raises NoSuchContainer."""
         api = self.api
-        return Container(api.get(container_id), api)
+        return Container(_summary(api.get(container_id)), api)
 
     def create(self, image: str, command: str | Sequence[str] | None = None, **options: Any) -> Container:
         """Like ``docker create``; options as :func:`run_argv` takes them."""

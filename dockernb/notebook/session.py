@@ -11,10 +11,10 @@ models for ``images``, a container handle for ``run -d``...), which the magic re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +24,14 @@ from typing import Any, BinaryIO, TextIO
 from dockernb.client import DockerClient
 from dockernb.client.commands import context_for
 from dockernb.client.models import Container, Image
-from dockernb.errors import BuildContextError, BuildError, DockernbError, NoSuchImage
+from dockernb.errors import (
+    BuildContextError,
+    BuildError,
+    ContainerStartFailed,
+    DockernbError,
+    NoSuchContainer,
+    NoSuchImage,
+)
 from dockernb.notebook.display import print_error
 from dockernb.present.context import Context
 from dockernb.present.dispatch import Runner, dispatch, shared_runner
@@ -284,7 +291,7 @@ def _logs(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -
 
 
 def _created_id(ctx: NotebookContext, verb_argv: list[str]) -> str:
-    """Run ``create``/``run -d`` through the shared runner, quietly; the new container's id."""
+    """Run ``run -d`` through the shared runner, quietly; the new container's id."""
     out = io.StringIO()
     code = dispatch(verb_argv, NotebookContext(prog=ctx.prog, out=out, err=ctx.err, _engine=ctx._engine,
                                                client=ctx.client))  # fmt: skip
@@ -307,52 +314,77 @@ def _verb_args(ctx: NotebookContext) -> list[str]:
     return argv[used:]
 
 
+#: the terminal size a container started from a notebook gets (no terminal to ask)
+CONSOLE_SIZE = (24, 100)
+
+
 def _run(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
     assert shared is not None
-    rest = _verb_args(ctx)
     try:
-        if getattr(ns, "detach", False):
+        if ns.detach:
             from dockernb.notebook.widgets.card import ContainerCard
 
-            container = ctx.docker.containers.get(_created_id(ctx, ["run", *rest]))
+            container = ctx.docker.containers.get(_created_id(ctx, ["run", *_verb_args(ctx)]))
             ContainerCard(container).display()
             ctx.result = container
             return 0
-        if getattr(ns, "interactive", False) or getattr(ns, "tty", False):
-            cid = _created_id(ctx, ["create", *rest])
-            stream = ctx.docker.engine.containers.attach(cid, stdin=bool(getattr(ns, "interactive", False)))
-            ctx.docker.engine.containers.start(cid)
-            return _terminal(ctx, stream, cid, tty=bool(getattr(ns, "tty", False)))
     except _Exit as e:
         return e.code
-    return _foreground(ns, ctx, shared, rest)
+    if ns.detach_keys:
+        from dockernb.engine.containers import parse_detach_keys
 
+        parse_detach_keys(ns.detach_keys)  # InvalidArgument before anything is created, as the CLI
+    # the shared runner's create: the pull with "Unable to find image", cidfile, warnings, its errors
+    from dockernb.present.commands.containers import _create
 
-def _foreground(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner, rest: list[str]) -> int:
-    """Foreground ``run``: output streams into the cell; an interrupt stops the container, escalating."""
-    cidfile = getattr(ns, "cidfile", "") or ""
-    tmp = None
-    if not cidfile and hasattr(ns, "cidfile"):
-        tmp = tempfile.mkdtemp(prefix="dockernb-cid-")
-        cidfile = os.path.join(tmp, "cid")
-        ns.cidfile = cidfile
+    made = _create(ctx, ns, _verb(ns), detach=False)
+    if isinstance(made, int):
+        return made
+    cid, req = made
+    cfg = req.config
+    containers = ctx.engine.containers
     try:
-        return shared(ns, ctx)
+        stream = containers.start(cid, attach=(cfg.attach_stdin, cfg.attach_stdout, cfg.attach_stderr),
+                                  console_size=CONSOLE_SIZE if cfg.tty else None)  # fmt: skip
+    except DockernbError as err:
+        if req.host_config.auto_remove:
+            with contextlib.suppress(DockernbError):
+                containers.remove(cid, force=True, volumes=True)
+        print_error(f"{ctx.prog}: Error response from daemon: {str(err).removesuffix('.')}.")
+        return err.exit_code if err.exit_code in (126, 127) else 125
+    assert stream is not None
+    for warning in containers.last_warnings:
+        ctx.eprint(f"WARNING: {warning}")
+    if cfg.tty or cfg.attach_stdin:
+        code = _terminal(ctx, stream, cid, tty=cfg.tty)
+    else:
+        code = _foreground(ctx, stream, cid)
+    if req.host_config.auto_remove and ctx.result is None:
+        containers.finish_auto_remove(cid)
+    return code
+
+
+def _verb(ns: argparse.Namespace) -> str:
+    return str(getattr(ns, "_verb", "run"))
+
+
+def _foreground(ctx: NotebookContext, stream: Any, cid: str) -> int:  # noqa: ANN401 - an AttachStream
+    """Foreground ``run``: output streams into the cell; an interrupt stops the container, escalating."""
+    try:
+        with contextlib.closing(stream):
+            while (frame := stream.recv(None)) is not None:
+                kind, data = frame
+                target = ctx.err if kind == "stderr" else ctx.out
+                target.write(data.decode("utf-8", "replace"))
+                target.flush()
+            code = stream.exit_code
     except KeyboardInterrupt:
-        cid = Path(cidfile).read_text().strip() if cidfile and os.path.exists(cidfile) else ""
-        if not cid:
-            print_error("interrupted before the container was created")
-            return 130
         how = stop_escalating(ctx.docker, cid)
         print_error(f"interrupted: the container {cid[:12]} was stopped by {how}")
         return 130
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(cidfile)
-            except FileNotFoundError:
-                pass
-            os.rmdir(tmp)
+    if code is None:
+        code = ctx.engine.containers.wait(cid)
+    return int(code)
 
 
 #: IPython's ScriptMagics escalation, with the waits a container's init needs
@@ -378,6 +410,8 @@ def stop_escalating(client: DockerClient, cid: str, steps: Sequence[tuple[str, f
 
 
 def _terminal(ctx: NotebookContext, stream: Any, cid: str, *, tty: bool) -> int:  # noqa: ANN401
+    """``-it``, ``attach``, ``exec -it``: a terminal widget when the front end delivers widget events,
+    else end-of-input, what the container printed and its exit code."""
     from dockernb.notebook.widgets.terminal import Terminal, run_without_terminal
 
     name = ctx.docker.containers.get(cid).name
@@ -387,29 +421,41 @@ def _terminal(ctx: NotebookContext, stream: Any, cid: str, *, tty: bool) -> int:
         term.start()
         ctx.result = term
         return 0
-    text, code = run_without_terminal(stream)
+    text, code = run_without_terminal(stream, tty=tty)
     ctx.out.write(text)
     ctx.out.flush()
-    told = "its exit code " + str(code) if code is not None else "it is still running"
+    told = f"exit code {code}" if code is not None else "it is still running"
     print_error(f"(no terminal in this front end: sent end-of-input to {name}'s terminal; {told})")
     return code if code is not None else 0
 
 
 def _attach(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
-    cid = ctx.docker.containers.get(ns.args[0]).id
-    stream = ctx.docker.engine.containers.attach(cid, stdin=not getattr(ns, "no_stdin", False))
-    return _terminal(ctx, stream, cid, tty=True)
+    containers = ctx.engine.containers
+    found = containers.get(ns.args[0])
+    with_stdin = found.record.config.open_stdin and not ns.no_stdin
+    stream = containers.attach(found.id, stdin=with_stdin, stdout=True, stderr=True)
+    return _terminal(ctx, stream, found.id, tty=found.record.config.tty)
 
 
 def _exec(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
     assert shared is not None
-    if not (getattr(ns, "interactive", False) and getattr(ns, "tty", False)) or getattr(ns, "detach", False):
+    if not (ns.interactive and ns.tty) or ns.detach:
         return shared(ns, ctx)
-    container = ctx.docker.containers.get(ns.args[0])
-    stream = ctx.docker.engine.containers.exec_attach(container.id, list(ns.args[1:]), tty=True,
-                                               user=getattr(ns, "user", "") or "",
-                                               workdir=getattr(ns, "workdir", "") or "")  # fmt: skip
-    return _terminal(ctx, stream, container.id, tty=True)
+    from dockernb.client.streams import ExecStream
+
+    ref = ns.args[0]
+    try:
+        proc = ctx.engine.containers.exec_start(ref, list(ns.args[1:]), env=list(ns.env), workdir=ns.workdir,
+                                                user=ns.user, tty=True, stdin=True, privileged=ns.privileged,
+                                                console_size=CONSOLE_SIZE)  # fmt: skip
+    except NoSuchContainer:
+        ctx.eprint(f"Error: No such container: {ref}")
+        return 1
+    except ContainerStartFailed as err:
+        ctx.print(str(err))  # docker prints the runtime's failure on the attached stream
+        return 126
+    assert proc is not None
+    return _terminal(ctx, ExecStream(proc), ctx.engine.containers.resolve(ref), tty=True)
 
 
 _RENDERERS: dict[str, Any] = {

@@ -28,8 +28,8 @@ class ContainerCard:
 
     def fields(self) -> list[tuple[str, str]]:
         c = self.container
-        return [("Name", c.name), ("ID", c.short_id), ("Image", c.image), ("Status", c.summary.state.status),
-                ("Ports", ", ".join(c.summary.ports))]  # fmt: skip
+        return [("Name", c.name), ("ID", c.short_id), ("Image", c.image), ("Status", str(c.summary.state.status)),
+                ("Ports", c.ports)]  # fmt: skip
 
     def refresh(self) -> None:
         try:

@@ -62,10 +62,13 @@ def container_table(client: DockerClient, fetch: Callable[[], list[Container]], 
         return JsonTree([get(key).attrs]).widget
 
     def shell(key: str) -> object:
+        from dockernb.client.streams import ExecStream
         from dockernb.notebook.widgets.terminal import Terminal
 
         c = get(key)
-        term = Terminal(client.engine.containers.exec_attach(c.id, ["sh"], tty=True), f"{c.name}: sh")
+        proc = client.engine.containers.exec_start(c.id, ["sh"], tty=True, stdin=True, console_size=(24, 100))
+        assert proc is not None
+        term = Terminal(ExecStream(proc), f"{c.name}: sh")
         term.start()
         return term.widget
 

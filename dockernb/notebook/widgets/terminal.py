@@ -12,6 +12,7 @@ end-of-input to the container's terminal, collects what it printed and its exit 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -23,7 +24,6 @@ from dockernb.notebook.display import esc, show
 
 __all__ = ["Terminal", "run_without_terminal"]
 
-_STDERR = 2
 #: CSI/OSC sequences and lone control characters a line-oriented view cannot draw
 _ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>]"
@@ -123,7 +123,7 @@ class Terminal:
                 text = clean(data.decode("utf-8", "replace"))
                 if text:
                     self.text_parts.append(text)
-                    if kind == _STDERR:
+                    if kind == "stderr":
                         self.screen.append_stderr(text)
                     else:
                         self.screen.append_stdout(text)
@@ -144,13 +144,19 @@ class Terminal:
         return self.closed.wait(timeout)
 
 
-def run_without_terminal(stream: AttachStream, *, timeout: float = 30.0) -> tuple[str, int | None]:
-    """No widget front end: end-of-input to the terminal (Ctrl-D, then stdin closed); (output, exit code)."""
+def run_without_terminal(stream: AttachStream, *, tty: bool = True,
+                         timeout: float = 30.0) -> tuple[str, int | None]:  # fmt: skip
+    """No widget front end: end-of-input (Ctrl-D on a terminal, then stdin closed); (output, exit code).
+
+    Gives up after ``timeout`` seconds of a container that does not end (exit code None: running).
+    """
     out: list[str] = []
     deadline = time.monotonic() + timeout
     try:
-        stream.write(b"\x04")
-        stream.close_stdin()
+        with contextlib.suppress(OSError):
+            if tty:
+                stream.write(b"\x04")
+            stream.close_stdin()
         while time.monotonic() < deadline:
             try:
                 frame = stream.recv(0.2)

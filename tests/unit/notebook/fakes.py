@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from dockernb.engine.containers.types import Container, ExecResult
 from dockernb.errors import ContainerStateConflict, NoSuchContainer
 from dockernb.spec.container import ContainerConfig, ContainerRecord, ContainerSummary
 from dockernb.spec.logline import LogLine
@@ -23,7 +24,7 @@ class FakeStream:
     """An attached terminal whose 'container' echoes each line upper-cased; 'exit N' ends it with N."""
 
     def __init__(self) -> None:
-        self.frames: queue.Queue[tuple[int, bytes] | None] = queue.Queue()
+        self.frames: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self.written = bytearray()
         self.exit_code: int | None = None
         self.closed = threading.Event()
@@ -42,10 +43,10 @@ class FakeStream:
                     self.exit_code = int(line.split()[1])
                     self.frames.put(None)
                 else:
-                    self.frames.put((1, line.encode() + b"\r\n" + line.upper().encode() + b"\r\n"))
+                    self.frames.put(("stdout", line.encode() + b"\r\n" + line.upper().encode() + b"\r\n"))
             elif b == 0x04:
                 self.exit_code = 0
-                self.frames.put((1, b"bye\r\n"))
+                self.frames.put(("stdout", b"bye\r\n"))
                 self.frames.put(None)
             else:
                 self._line.append(b)
@@ -56,7 +57,7 @@ class FakeStream:
     def resize(self, rows: int, cols: int) -> None:
         pass
 
-    def recv(self, timeout: float | None = None) -> tuple[int, bytes] | None:
+    def recv(self, timeout: float | None = None) -> tuple[str, bytes] | None:
         if self.closed.is_set():
             raise OSError("closed")
         try:
@@ -103,50 +104,59 @@ class FakeContainers:
     def list(self, *, all: bool = False, filters: Mapping[str, Sequence[str]] | None = None) -> list[ContainerSummary]:  # noqa: A002
         return [s for s in reversed(self.items.values()) if all or s.state.status == ContainerStatus.RUNNING]
 
-    def get(self, ref: str) -> ContainerSummary:
-        return self.items[self._find(ref)]
+    def get(self, ref: str) -> Container:
+        s = self.items[self._find(ref)]
+        return Container(record=s.record, state=s.state)
 
     def inspect(self, ref: str) -> dict[str, Any]:
         s = self.get(ref)
         return {"Id": s.record.id, "Name": "/" + s.record.name, "State": {"Status": str(s.state.status)}}
 
-    def start(self, ref: str) -> None:
+    def start(self, ref: str, *, attach: tuple[bool, bool, bool] | None = None,
+              console_size: tuple[int, int] | None = None) -> FakeStream | None:  # fmt: skip
         self.calls.append(("start", ref))
         self._set(ref, ContainerStatus.RUNNING)
+        return self.attach(ref) if attach else None
 
-    def stop(self, ref: str, *, timeout: int | None = None) -> None:
+    def stop(self, ref: str, *, timeout: int | None = None) -> str:
         self.calls.append(("stop", ref))
         self._set(ref, ContainerStatus.EXITED, 137)
+        return self._find(ref)
 
-    def restart(self, ref: str, *, timeout: int | None = None) -> None:
+    def restart(self, ref: str, *, timeout: int | None = None) -> str:
         self.calls.append(("restart", ref))
         self._set(ref, ContainerStatus.RUNNING)
+        return self._find(ref)
 
-    def kill(self, ref: str, *, signal: str = "KILL") -> None:
+    def kill(self, ref: str, signal: str = "KILL") -> str:
         self.calls.append(("kill", ref, signal))
         if self.get(ref).state.status != ContainerStatus.RUNNING:
             raise ContainerStateConflict(f"Container {ref} is not running")
         if signal in self.stop_on:
             self._set(ref, ContainerStatus.EXITED, 130)
+        return self._find(ref)
 
-    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
         self.calls.append(("remove", ref))
-        del self.items[self._find(ref)]
+        cid = self._find(ref)
+        del self.items[cid]
+        return cid
 
-    def wait(self, ref: str) -> int:
+    def wait(self, ref: str, *, condition: str = "not-running") -> int:
         return self.get(ref).state.exit_code
 
-    def logs(self, ref: str, *, follow: bool = False, tail: int = -1) -> Iterator[LogLine]:
+    def logs(self, ref: str, *, tail: int = -1, since_ns: int = 0, until_ns: int = 0,
+             follow: bool = False) -> Iterator[LogLine]:  # fmt: skip
         yield from self.logs_of.get(self._find(ref), [])
 
-    def attach(self, ref: str, *, stdin: bool = True) -> FakeStream:
+    def attach(self, ref: str, *, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> FakeStream:
         self.streams.append(FakeStream())
         return self.streams[-1]
 
-    def exec_attach(self, ref: str, cmd: Sequence[str], *, tty: bool = True, user: str = "", workdir: str = "",
-                    env: Sequence[str] = ()) -> FakeStream:  # fmt: skip
+    def exec_run(self, ref: str, cmd: Sequence[str], *, env: Sequence[str] = (), workdir: str | None = None,
+                 user: str | None = None, privileged: bool = False) -> ExecResult:  # fmt: skip
         self.calls.append(("exec", ref, *cmd))
-        return self.attach(ref)
+        return ExecResult(exit_code=0, output=" ".join(cmd).encode() + b"\n")
 
 
 class FakeEngine:

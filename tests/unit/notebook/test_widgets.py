@@ -212,6 +212,8 @@ def test_container_model_delegates() -> None:
     c = client.containers.get("web")
     assert (c.id, c.name, c.status, c.image) == (cid, "web", "running", "busybox")
     assert c.logs() == b"a\nb\n" and c.logs(stderr=False) == b"a\n"
+    assert c.exec("echo hi") == (0, b"echo hi\n") and c.exec(["id", "-u"]).output == b"id -u\n"
+    assert ("exec", cid, "echo", "hi") in engine.containers.calls
     c.stop()
     assert c.status == "exited" and c.exit_code == 137
     assert repr(c) == f"<Container: {cid[:12]} web>"
