@@ -20,6 +20,7 @@ import time
 import ipywidgets as W
 
 from dockernb.client.seam import AttachStream
+from dockernb.engine.containers import DetachScanner
 from dockernb.notebook.display import esc, show
 
 __all__ = ["Terminal", "run_without_terminal"]
@@ -63,6 +64,7 @@ class Terminal:
         self.closed = threading.Event()
         self._lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self._scanner = DetachScanner()
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._read, daemon=True, name="dockernb-terminal")
@@ -85,21 +87,35 @@ class Terminal:
         self.write(line.encode() + b"\r")
 
     def write(self, data: bytes) -> None:
+        """Bytes to the container's terminal; Ctrl-P Ctrl-Q among them detaches, as in docker's client."""
         if self.closed.is_set():
             return
         with self._lock:
+            data, detached = self._scanner.feed(data)
             try:
-                self.stream.write(data)
+                if data:
+                    self.stream.write(data)
             except OSError:
                 pass
+        if detached:
+            self.detach()
 
     def detach(self) -> None:
-        """Ctrl-P Ctrl-Q: leave the container running, close our connection."""
+        """Ctrl-P Ctrl-Q: leave the container running, close our connection.
+
+        The reader thread closes the stream (a socket closed under a thread blocked reading it stays
+        open until that read returns, and the monitor would keep the old client as stdin's owner);
+        this returns once it has, so an ``attach`` right after gets the container's stdin.
+        """
         if self.closed.is_set():
             return
         self.detached = True
         self._end(f"detached; {self.title} keeps running")
-        self.stream.close()
+        thread = self.thread
+        if thread is None or not thread.is_alive():
+            self.stream.close()
+        elif thread is not threading.current_thread():
+            thread.join(5)
 
     # --- output -----------------------------------------------------------------------------
 
@@ -129,6 +145,7 @@ class Terminal:
                         self.screen.append_stdout(text)
         finally:
             self.closed.set()
+            self.stream.close()
 
     def _end(self, why: str) -> None:
         self.status.value = f"<b>{esc(self.title)}</b>: {esc(why)}"

@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
-from dockernb.client import DockerClient, Image
-from dockernb.notebook.magics import DockerMagics
+from dockernb.client import Image
 from tests import golden
+from tests.integration.notebook.conftest import run
 
 pytestmark = [pytest.mark.rootless, pytest.mark.kit]
-
-
-@pytest.fixture
-def ip(images_env: dict[str, str]) -> Iterator[InteractiveShell]:
-    shell = start_ipython() or InteractiveShell.instance()  # the first call makes it, later ones return None
-    assert shell is not None
-    client = DockerClient.from_env(images_env)
-    shell.register_magics(DockerMagics(shell, client=client))
-    try:
-        yield shell
-    finally:
-        client.close()
-        for name in ("_exit_code", "ref", "fmt"):
-            shell.user_ns.pop(name, None)
-
-
-def run(ip: InteractiveShell, line: str) -> tuple[Any, Any]:  # noqa: ANN401
-    with capture_output() as cap:
-        value = ip.run_line_magic("docker", line)
-    return value, cap
 
 
 def test_images_table_widget_and_value(ip: InteractiveShell) -> None:
