@@ -1,6 +1,6 @@
 """The unix socket between bash's ``docker`` and the kernel, and the client bash runs (top layer).
 
-A request is one ``sendmsg``: a JSON line ``{"argv": [...], "cwd": "...", "tty": bool}`` with
+A request is one ``sendmsg``: a JSON line ``{"argv": [...], "cwd": "...", "tty": bool, "env": {...}}`` with
 the caller's stdin, stdout and stderr descriptors attached (SCM_RIGHTS), so the kernel writes
 to the caller's pipe or file itself and reads its stdin when a verb wants it. The answer is the
 exit code, 4 bytes big-endian. Requests whose stdout is the terminal are queued for the
@@ -21,7 +21,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["CLIENT", "Bridge", "Request"]
@@ -40,7 +40,7 @@ def main():
         sys.stderr.write("docker: cannot reach the kernel: %s\n" % e)
         return 1
     head = json.dumps({"argv": sys.argv[1:], "cwd": os.environ.get("PWD") or os.getcwd(),
-                       "tty": os.isatty(1)}).encode() + b"\n"
+                       "tty": os.isatty(1), "env": dict(os.environ)}).encode() + b"\n"
     socket.send_fds(s, [head], [0, 1, 2])
     data = b""
     while len(data) < 4:
@@ -60,6 +60,8 @@ class Request:
     tty: bool
     fds: list[int]
     conn: socket.socket
+    #: the caller's environment (bash's exported variables: ``-e NAME`` takes its value from there)
+    env: dict[str, str] = field(default_factory=dict)
 
     def reply(self, code: int) -> None:
         try:
@@ -121,7 +123,8 @@ class Bridge:
                         break
                     msg += more
                 head = json.loads(msg.decode())
-                request = Request([str(a) for a in head["argv"]], str(head["cwd"]), bool(head["tty"]), list(fds), conn)
+                request = Request([str(a) for a in head["argv"]], str(head["cwd"]), bool(head["tty"]), list(fds), conn,
+                                  {str(k): str(v) for k, v in dict(head.get("env") or {}).items()})
             except (OSError, ValueError, KeyError):
                 conn.close()
                 continue

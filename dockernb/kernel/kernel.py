@@ -26,6 +26,7 @@ from ipykernel.ipkernel import IPythonKernel
 from dockernb._version import __version__
 from dockernb.client import DockerClient
 from dockernb.kernel.bridge import Bridge, Request
+from dockernb.kernel.envflags import with_caller_env
 from dockernb.notebook.session import run_docker
 
 __all__ = ["DockerKernel"]
@@ -178,20 +179,21 @@ class DockerKernel(IPythonKernel):
                 os.chdir(request.cwd)
         except OSError:
             pass
+        argv = with_caller_env(request.argv, request.env)
         try:
             if request.tty:
                 # the cell shows the output; stdin is the caller's when redirected (docker load < x.tar)
                 stdin_tty = os.isatty(request.fds[0])
                 stdin: Any = io.BytesIO(b"") if stdin_tty else os.fdopen(os.dup(request.fds[0]), "rb")
                 files = [] if stdin_tty else [stdin]
-                ctx = run_docker(request.argv, self.docker_client, widgets=True, interactive=self._allow_stdin,
+                ctx = run_docker(argv, self.docker_client, widgets=True, interactive=self._allow_stdin,
                                  stdin=stdin)  # fmt: skip
             else:
                 stdin = os.fdopen(os.dup(request.fds[0]), "rb")
                 out = os.fdopen(os.dup(request.fds[1]), "w", encoding="utf-8", errors="replace")
                 err = os.fdopen(os.dup(request.fds[2]), "w", encoding="utf-8", errors="replace")
                 files = [stdin, out, err]
-                ctx = run_docker(request.argv, self.docker_client, widgets=False, out=out, err=err, stdin=stdin)
+                ctx = run_docker(argv, self.docker_client, widgets=False, out=out, err=err, stdin=stdin)
             code = int(getattr(ctx, "exit_code", 1))
         except KeyboardInterrupt:
             code, interrupted = 130, True

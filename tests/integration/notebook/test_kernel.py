@@ -76,9 +76,18 @@ def test_cells_share_one_bash_and_docker_is_the_engine(kernel: Any, tmp_path: Pa
     status, outs = run(kernel, "docker save busybox | docker load -q")
     assert status == "ok" and outs[-1][1].startswith("Loaded image: busybox:latest"), outs
     # build: the context is bash's $PWD
-    status, outs = run(kernel, "docker build -t nbk-app . 2>&1 | head -3")
-    text = outs[0][1]
-    assert text.startswith("Sending build context to Docker daemon") and "Step 1/1 : FROM busybox" in text
+    # build: the context is bash's $PWD (RUN/COPY steps need the build executor, which lands with `buildexec`)
+    status, outs = run(kernel, "docker build -t nbk-app . > build.log 2>&1; head -2 build.log")
+    assert outs[0][1].startswith("Sending build context to Docker daemon") and "Step 1/1 : FROM busybox" in outs[0][1]
+    # run: a whole line streams into the cell; the cell's directory and variables reach the container
+    status, outs = run(kernel, 'docker run --rm -v "$PWD":/ctx -e GREETING busybox sh -c \'cat /ctx/Dockerfile; '
+                               'echo $GREETING\'')  # fmt: skip
+    assert (status, outs) == ("ok", [("stdout", "FROM busybox\nhi\n")])
+    status, outs = run(kernel, "docker run --rm -e X=piped busybox sh -c 'echo $X' | tr a-z A-Z; "
+                               "docker ps -aq | wc -l")  # fmt: skip
+    assert (status, outs) == ("ok", [("stdout", "PIPED\n0\n")])
+    status, outs = run(kernel, "docker run --name failing busybox sh -c 'exit 4'; echo rc=$?; docker rm failing")
+    assert (status, outs) == ("ok", [("stdout", "rc=4\nfailing\n")])
 
 
 def test_errors_and_exit_codes(kernel: Any) -> None:
