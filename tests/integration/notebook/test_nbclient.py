@@ -133,8 +133,9 @@ def _until_idle(kc: Any, msg_id: str, on_output: Any = None, timeout: float = 12
     ("echo ready; exec sleep 300", "SIGKILL", "137"),  # sleep as PID 1 ignores SIGINT and SIGTERM
     ("trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 0.1; done", "SIGINT", "7"),
 ])  # fmt: skip
-def test_interrupting_the_kernel_stops_a_foreground_run(images_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-                                                        script: str, ended_by: str, exit_code: str) -> None:  # fmt: skip
+def test_interrupting_the_kernel_stops_a_foreground_run(
+    images_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, script: str, ended_by: str, exit_code: str
+) -> None:
     from jupyter_client.manager import start_new_kernel
 
     for key, value in images_env.items():
