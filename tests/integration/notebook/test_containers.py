@@ -111,7 +111,12 @@ def test_terminal_widget_type_detach_reattach_exec(ip: InteractiveShell, monkeyp
     assert client.containers.get("box").status == "exited" and client.containers.get("box").exit_code == 5
 
 
-def test_python_api_run_and_errors(client: DockerClient) -> None:
+def test_python_api_run_and_errors(client: DockerClient, images_env: dict[str, str]) -> None:
+    import dockernb
+
+    with dockernb.from_env(images_env) as other:  # the public entry point: the same engine, the same state
+        assert isinstance(other, DockerClient)
+        assert [i.tags for i in other.images.list("busybox")] == [["busybox:latest"]]
     out = client.containers.run("busybox", "echo from-api", remove=True)
     assert out == b"from-api\n"
     c = client.containers.run("busybox", ["sleep", "300"], detach=True, name="api", labels={"k": "v"})
