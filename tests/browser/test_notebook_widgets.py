@@ -1,6 +1,6 @@
 """The magics' widgets rendered by JupyterLab in Debian's chromium: a pull's progress bars and the ps table.
 
-A notebook with ``%docker pull busybox`` (from the kit), ``%docker run -d`` and ``%docker ps`` is
+A notebook with ``%docker pull hello-world`` (from the kit), ``%docker run -d`` and ``%docker ps`` is
 executed headless (nbclient, widget state stored) and opened in JupyterLab, which draws the
 saved widgets; they are checked in the page's DOM and saved as screenshots
 (tests/artifacts/notebook-pull.png, notebook-ps.png, notebook.png).
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.kit]
 
 CELLS = [
     "%load_ext dockernb",
-    "%docker pull busybox",
+    "%docker pull hello-world",
     "c = %docker run -d --name shown busybox sleep 300",
     "%docker ps",
 ]
@@ -36,6 +36,13 @@ def test_pull_bars_and_ps_table_render_in_the_lab(chromium: Any, lab: Jupyter,  
     from nbclient import NotebookClient
 
     monkeypatch.setenv("DOCKERNB_ROOT", str(lab.engine_root))
+    from dockernb.errors import NoSuchImage
+
+    with DockerClient.from_env(dict(os.environ)) as client:  # the lab is shared: this pull must download
+        try:
+            client.images.remove("hello-world", force=True)
+        except NoSuchImage:
+            pass
     nb = nbformat.reads(json.dumps(_notebook(CELLS)), as_version=4)
     try:
         NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=True,
@@ -66,7 +73,7 @@ def _check(b: Browser) -> None:
     text = pull.inner_text()
     assert "Total" in text and "Pull complete" in text, text
     assert pull.locator(".widget-hprogress").count() >= 2
-    assert "Status: Downloaded newer image for busybox:latest" in text or "Image is up to date" in text
+    assert "Status: Downloaded newer image for hello-world:latest" in text
     # the ps table: docker's columns, the running row and its actions
     cells = table.inner_text()
     for header in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
