@@ -13,6 +13,8 @@ from nbclient import NotebookClient
 
 from dockernb.client import DockerClient
 
+# root pass only: these start a real ipykernel (the notebook extra), which the rootless venv (the test extra) lacks;
+# the rootless pass covers the magics and the Python API in test_magics.py and test_containers.py
 pytestmark = [pytest.mark.kit]
 
 CELLS = [
