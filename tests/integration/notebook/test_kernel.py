@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-# root pass only: these start a real kernel (ipykernel, jupyter_client: the notebook extra), which the rootless venv (the test extra) lacks;
+# root pass only: these start a real kernel (ipykernel, jupyter_client: the notebook extra), which the
+# rootless venv (the test extra) lacks;
 # the rootless pass covers the magics and the Python API in test_magics.py and test_containers.py
 pytestmark = [pytest.mark.kit]
 
