@@ -44,6 +44,8 @@ def test_run_detached_nginx_gives_a_handle(ip: InteractiveShell, client: DockerC
     assert (code, out) == (4, b"err\n")
     assert c.exec(["sh", "-c", "echo to-the-log > /proc/1/fd/1"]).exit_code == 0  # nginx's stdout: the log
     _until(lambda: c.logs() == b"to-the-log\n", "the line in the container's log")
+    _, cap = run(ip, "exec web sh -c 'cat /etc/hostname; echo oops >&2'")
+    assert (cap.stdout, cap.stderr, ip.user_ns["_exit_code"]) == (c.short_id + "\n", "oops\n", 0)
     # ps: the table (docker's columns) and its value, the same container
     found, cap = run(ip, "ps")
     assert found == [c]
@@ -68,6 +70,8 @@ def test_foreground_run_streams_and_returns_the_exit_code(ip: InteractiveShell, 
     value, cap = run(ip, "run --name done busybox echo fine")
     assert ip.user_ns["_exit_code"] == 0 and cap.stdout == "fine\n"
     assert client.containers.get("done").status == "exited"
+    value, cap = run(ip, "start -a done")  # the shared runner's byte output, into the cell's text stream
+    assert ip.user_ns["_exit_code"] == 0 and cap.stdout == "fine\n"
     value, cap = run(ip, "run busybox nosuchcommand")
     assert ip.user_ns["_exit_code"] == 127
     assert "exec: \"nosuchcommand\": executable file not found in $PATH" in cap.stderr
