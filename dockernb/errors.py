@@ -22,7 +22,7 @@ Docker has some (../shared/golden records them), so raise sites stay one line::
     │                                  AddressExhausted
     ├── NotSupported        (501)
     ├── RuntimeFailure      (500)      ContainerStartFailed <- CommandNotFound (127),
-    │                                  CommandNotExecutable (126); BuildError
+    │                                  CommandNotExecutable (126); BuildError; ContainerExited
     ├── RegistryError       (502)      the registry's own message; RegistryUnreachable, InvalidManifest,
     │                                  DigestMismatch
     └── InternalError       (500)      an invariant broke; always logged with a traceback
@@ -41,6 +41,7 @@ __all__ = [
     "CommandNotExecutable",
     "CommandNotFound",
     "Conflict",
+    "ContainerExited",
     "ContainerStartFailed",
     "ContainerStateConflict",
     "CopySourceNotFound",
@@ -522,6 +523,16 @@ class CommandNotFound(ContainerStartFailed):
 
 class CommandNotExecutable(ContainerStartFailed):
     exit_code = 126
+
+
+class ContainerExited(RuntimeFailure):
+    """The Python API's ``containers.run()`` of a container that exited non-zero (docker-py's ContainerError)."""
+
+    def __init__(self, message: str = "", *, image: str = "", exit_code: int = 1, output: str = "") -> None:
+        super().__init__(message or f"the container of {image} exited with code {exit_code}")
+        self.image = image
+        self.exit_code = exit_code
+        self.output = output
 
 
 class BuildError(RuntimeFailure):
