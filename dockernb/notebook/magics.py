@@ -29,7 +29,7 @@ from dockernb.client.commands import context_for
 from dockernb.errors import DockernbError
 from dockernb.notebook.display import print_error
 from dockernb.notebook.expand import expand
-from dockernb.notebook.session import ImageList, NotebookContext, build_with_widget, run_docker
+from dockernb.notebook.session import NotebookContext, ShownList, build_with_widget, run_docker
 from dockernb.present.args import HelpRequested, parse, resolve_verb
 from dockernb.present.args import UsageError as DockerUsageError
 
@@ -90,13 +90,13 @@ class DockerMagics(Magics):
     def dockerfile(self, line: str, cell: str) -> Any:  # noqa: ANN401
         """Build the cell as a Dockerfile: ``%%dockerfile -t web [--build-arg K=V] [CONTEXT]``."""
         words = self._words(line)
-        ns = self._parse("build", [*words])
+        try:
+            ns = self._parse("build", words)
+        except UsageError:
+            # build's grammar wants the context; here it defaults to the notebook's directory
+            ns = self._parse("build", [*words, os.getcwd()])
         if ns.file:
             raise UsageError("%%dockerfile: the cell is the Dockerfile; -f/--file cannot be used")
-        if not ns.args:
-            ns.args = [os.getcwd()]
-        elif len(ns.args) > 1:
-            raise UsageError(f"%%dockerfile takes one context directory, got {len(ns.args)}")
         base = context_for(self.client.engine)
         ctx = NotebookContext(prog=base.prog, out=sys.stdout, err=sys.stderr, _engine=base._engine,
                               client=self.client, argv=("build", *words))  # fmt: skip
@@ -110,7 +110,7 @@ class DockerMagics(Magics):
     # --- the work -------------------------------------------------------------------------
 
     def _words(self, line: str) -> list[str]:
-        text = expand(line, self.ip.user_ns)
+        text = strip_comment(expand(line, self.ip.user_ns))
         try:
             return shlex.split(text)
         except ValueError as err:
@@ -144,9 +144,31 @@ class DockerMagics(Magics):
         if code != 0:
             return None
         result = ctx.result
-        if isinstance(result, ImageList):
+        if isinstance(result, ShownList):
             result.shown_in = self.ip.execution_count
         return result
+
+
+def strip_comment(text: str) -> str:
+    """Cut a shell comment off a docker line as bash would: a ``#`` that starts a word, outside quotes
+    (``echo a#b``, ``'#'`` and ``--format '{{.ID}} #'`` keep theirs)."""
+    quote = ""
+    escaped = False
+    word_start = True
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped, word_start = False, False
+        elif ch == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote, word_start = ch, False
+        elif ch == "#" and word_start:
+            return text[:i]
+        else:
+            word_start = ch.isspace()
+    return text
 
 
 def _cell_lines(line: str, cell: str) -> list[str]:

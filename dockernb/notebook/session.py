@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 from dockernb.client import DockerClient
 from dockernb.client.commands import context_for
@@ -37,6 +37,8 @@ from dockernb.present.context import Context
 from dockernb.present.dispatch import Runner, dispatch, shared_runner
 from dockernb.present.images import history_rows
 from dockernb.spec.reference import parse_reference
+
+T = TypeVar("T")
 
 __all__ = ["NotebookContext", "run_docker", "runner_for"]
 
@@ -121,12 +123,12 @@ def _images(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None)
     found = _image_list(ns, ctx)  # engine errors (a bad filter) propagate to dispatch: the CLI's words
     table = image_table(ctx.docker, lambda: _image_list(ns, ctx))
     table.display()
-    ctx.result = ImageList(found)
+    ctx.result = ShownList(found)
     return 0
 
 
-class ImageList(list[Image]):
-    """``%docker images``' value: image models. As a cell's last line, the table already shows them."""
+class ShownList(list[T]):
+    """``%docker images``/``ps`` values: models. As a cell's last line, the table already shows them."""
 
     shown_in: int | None = None
 
@@ -266,7 +268,7 @@ def _ps(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> 
     found = _container_list(ns, ctx)
     table = container_table(ctx.docker, lambda: _container_list(ns, ctx), interactive=ctx.interactive)
     table.display()
-    ctx.result = found
+    ctx.result = ShownList(found)
     return 0
 
 

@@ -93,3 +93,29 @@ def test_dockerfile_magic_errors(ip: InteractiveShell, tmp_path: Path) -> None:
         ip.run_cell_magic("dockerfile", f"-f x {tmp_path}", "FROM busybox\n")
     with pytest.raises(UsageError, match="unknown flag: --nope"):
         ip.run_cell_magic("dockerfile", "--nope", "FROM busybox\n")
+
+
+def test_dockerfile_context_defaults_to_the_notebooks_directory(ip: InteractiveShell, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "greeting.txt").write_text("hello from the context\n")
+    monkeypatch.chdir(tmp_path)
+    with capture_output() as cap:
+        value = ip.run_cell_magic("dockerfile", "-t ctxdefault:1", "FROM busybox\nCOPY greeting.txt /\n")
+    assert ip.user_ns["_exit_code"] == 0, cap.stderr
+    assert isinstance(value, Image) and "ctxdefault:1" in value.tags
+    _, cap = run(ip, "run --rm ctxdefault:1 cat /greeting.txt")
+    assert "hello from the context" in cap.stdout
+    run(ip, "rmi ctxdefault:1")
+
+
+def test_a_trailing_shell_comment_is_not_an_argument(ip: InteractiveShell) -> None:
+    _, cap = run(ip, "images --format '{{.Repository}}#' busybox # only busybox, '#' in quotes kept")
+    assert ip.user_ns["_exit_code"] == 0, cap.stderr
+    assert cap.stdout == "busybox#\n"
+
+
+def test_ps_value_is_not_shown_twice(ip: InteractiveShell) -> None:
+    with capture_output() as cap:
+        ip.run_cell("%docker ps -a", store_history=True)
+    # the table only: the list of containers is the value, not a second output ("Out[n]: [...]")
+    assert len(cap.outputs) == 1 and "Out[" not in cap.stdout, cap.stdout
