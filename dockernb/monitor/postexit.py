@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,7 +146,11 @@ def _record_exit(store: ContainerStore, container_id: str) -> tuple[ContainerRec
             )
         ):
             state = fold_exit(state, exit_record)
-        elif exit_record is None and state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+        elif (
+            exit_record is None
+            and state.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED)
+            and not _newer_run(state)
+        ):
             state = dataclasses.replace(
                 state, status=ContainerStatus.EXITED, pid=0, exit_code=255, finished_at=datetime.now(UTC)
             )
@@ -170,6 +175,14 @@ def _record_exit(store: ContainerStore, container_id: str) -> tuple[ContainerRec
         if live and state.status not in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
             _event(store, record, "die", exitCode=str(state.exit_code))  # this process recorded the exit
         return record, state, restart
+
+
+def _newer_run(state: ContainerState) -> bool:
+    """Is the recorded run another monitor's, still alive? A restart's start clears the exit record
+    of the run this handler comes from, so "no exit record" then says nothing about the new run."""
+    from dockernb.linux.process import alive
+
+    return state.monitor_pid not in (0, os.getpid()) and alive(state.monitor_pid, state.monitor_start)
 
 
 def _wait_backoff(store: ContainerStore, container_id: str, delay: float) -> bool:

@@ -362,6 +362,22 @@ def test_killed_monitor_is_reconciled(c_harness: Harness) -> None:
     c_harness.wait_gone(started.pid, started.pid_start)  # the orphaned init was killed
 
 
+def test_an_earlier_runs_post_exit_leaves_a_newer_run_alone(c_harness: Harness) -> None:
+    # docker restart: the new run's start clears the exit record before the old run's post-exit
+    # handler (slow rootless) reads it; that handler must not take the new run for a lost one
+    from dockernb.monitor.postexit import handle
+
+    rec = c_harness.create(["sleep", "100"])
+    started, _ = c_harness.start(rec, post_exit=False)
+    assert c_harness.store.exit_record(rec.id) is None
+    assert handle(c_harness.root, rec.id) == 0  # this process is not the run's monitor
+    state = c_harness.store.state(rec.id)
+    assert (state.status, state.monitor_pid) == (ContainerStatus.RUNNING, started.monitor_pid)
+    assert alive(started.pid, started.pid_start)
+    os.kill(started.pid, signal.SIGKILL)
+    assert c_harness.wait(rec).exit_code == 137
+
+
 def test_restart_policy_with_backoff(c_harness: Harness) -> None:
     rec = c_harness.create(["sh", "-c", "echo run; exit 1"], restart="on-failure:2")
     t0 = time.monotonic()
