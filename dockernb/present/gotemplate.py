@@ -65,6 +65,8 @@ def _json(v: Any) -> str:
     # a value may say how it marshals (Go's MarshalJSON); Go escapes <, > and & for HTML
     if hasattr(v, "__json__"):
         v = v.__json__()
+    if isinstance(v, _NoValueType):  # a missing map key: Go's zero value for an interface, null
+        return "null"
     text = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 

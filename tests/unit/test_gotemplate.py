@@ -33,3 +33,7 @@ def test_tabwriter_matches_docker_images_layout() -> None:
     out = tabwrite(rows).splitlines()
     assert out[0] == "REPOSITORY               TAG       IMAGE ID"
     assert out[1] == "127.0.0.1:5000/busybox   latest    0123456789ab"
+
+
+def test_json_of_a_missing_key_is_null_not_an_error() -> None:
+    assert render("{{json .Attrs.missing}}|{{.Attrs.missing}}", {"Attrs": {"name": "x"}}) == "null|<no value>"

@@ -11,16 +11,15 @@ and renames it, as docker's CopyToFile.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from dockernb.errors import InvalidCopyPath, InvalidReference, NoSuchContainer, NoSuchPath
 from dockernb.present.context import Context
 from dockernb.present.terminal import binary
+from dockernb.present.tofile import copy_to_file
 
 __all__ = ["RUNNERS", "split_cp_arg"]
 
@@ -125,28 +124,11 @@ def export(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def _export_to(ctx: Context, chunks: Iterable[bytes], target: str) -> int:
-    """docker's CopyToFile: a temp file beside ``target`` renamed over it once complete; its errors as Go's."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".docker_temp_")
-    except OSError as err:
-        ctx.eprint(f"open {err.filename or target}: {(err.strerror or str(err)).lower()}")
-        return 1
-    try:
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-        except OSError as err:  # a full disk, a quota
-            ctx.eprint(f"write {tmp}: {(err.strerror or str(err)).lower()}")
-            os.unlink(tmp)
-            return 1
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return 0
+    def write(f: BinaryIO) -> None:
+        for chunk in chunks:
+            f.write(chunk)
+
+    return copy_to_file(ctx, target, write)
 
 
 def _spelled(fn: Callable[[argparse.Namespace, Context], int], *names: str) -> dict[str, Any]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
@@ -20,6 +18,7 @@ from dockernb.errors import DockernbError, InvalidReference, NoSuchImage, NotFou
 from dockernb.present import images as view
 from dockernb.present.context import Context
 from dockernb.present.gotemplate import TemplateError, render
+from dockernb.present.tofile import copy_to_file
 from dockernb.present.units import human_size
 from dockernb.spec.events import LayerStatus
 from dockernb.spec.reference import parse_reference, parse_tag_target
@@ -280,17 +279,7 @@ def _binary_out(ctx: Context) -> IO[bytes] | None:
 
 def save(ns: argparse.Namespace, ctx: Context) -> int:
     if ns.output:
-        target = os.path.abspath(ns.output)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".docker_temp_")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                ctx.engine.images.save(ns.args, f)
-            os.chmod(tmp, 0o644)  # docker's CopyToFile leaves the file with the umask's mode
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return 0
+        return copy_to_file(ctx, ns.output, lambda f: ctx.engine.images.save(ns.args, f))
     out = _binary_out(ctx)
     isatty = getattr(ctx.out, "isatty", None)
     if out is None or (isatty is not None and isatty()):

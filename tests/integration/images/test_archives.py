@@ -48,6 +48,10 @@ def test_save_is_read_by_skopeo_and_skopeos_archive_loads(images_env: dict[str, 
     assert loaded.id == image.id and loaded.size == image.size
     assert cli(other, "load", "-i", str(tmp_path / "nosuch.tar"))[:3] == (
         1, "", f"open {tmp_path}/nosuch.tar: no such file or directory\n")
+    # a save into a missing directory: Go's words for the temp file, nothing written, no traceback
+    code, stdout, err = cli(env, "save", "-o", str(tmp_path / "missing" / "x.tar"), "busybox")[:3]
+    assert (code, stdout) == (1, "") and err.startswith(f"open {tmp_path}/missing/.docker_temp_")
+    assert err.endswith(": no such file or directory\n") and not (tmp_path / "missing").exists()
 
 
 @pytest.mark.rootless
