@@ -81,6 +81,10 @@ def effective(store: ContainerStore, container_id: str, state: ContainerState | 
         if exit_record is not None and exit_record.generation == state.generation:
             return fold_exit(state, exit_record)
         if not alive(state.monitor_pid, state.monitor_start):
+            # the monitor writes the record then exits: it may have done both since the read above
+            exit_record = store.exit_record(container_id)
+            if exit_record is not None and exit_record.generation == state.generation:
+                return fold_exit(state, exit_record)
             return _lost(state)
         return state
     if state.status in (ContainerStatus.CREATED, ContainerStatus.EXITED):

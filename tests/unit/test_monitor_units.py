@@ -103,3 +103,32 @@ def test_binary_cache_is_keyed_and_private(tmp_path: Path) -> None:
     assert build.supervisor_binary({**env, "DOCKERNB_MONITOR_SUPERVISOR": "python"}) is None
     no_compiler = {"PATH": "/nonexistent", "DOCKERNB_MONITOR_CACHE": str(tmp_path / "empty")}
     assert build.supervisor_binary(no_compiler) is None  # the launcher then runs the Python supervisor
+
+
+def test_an_exit_recorded_as_the_monitor_exits_is_not_a_lost_monitor() -> None:
+    """The monitor writes exit.json then exits: a reader that missed the record and then finds the
+    monitor gone must look again rather than call the run lost (exit 255)."""
+    from datetime import UTC, datetime
+    from typing import Any, cast
+
+    from dockernb.monitor.reconcile import MONITOR_LOST, effective
+    from dockernb.spec.status import ContainerState, ContainerStatus, ExitRecord
+
+    record = ExitRecord(generation=1, exit_code=0, finished_at=datetime.now(UTC))
+
+    class Store:  # exit.json appears between the first read and the monitor check
+        reads = 0
+
+        def exit_record(self, container_id: str) -> ExitRecord | None:
+            self.reads += 1
+            return None if self.reads == 1 else record
+
+    dead = ContainerState(status=ContainerStatus.RUNNING, pid=1, monitor_pid=0, generation=1)
+    now = effective(cast(Any, Store()), "c", dead)
+    assert (now.status, now.exit_code) == (ContainerStatus.EXITED, 0)
+
+    class Empty:
+        def exit_record(self, container_id: str) -> ExitRecord | None:
+            return None
+
+    assert effective(cast(Any, Empty()), "c", dead).exit_code == MONITOR_LOST
