@@ -429,6 +429,7 @@ class Builder:
                 chmod=chmod,
                 preserve_ownership=bool(cmd.from_) and not cmd.chown,
                 user=config.user,
+                instruction=name,
             )
             layer = self.executor.copy(st.image, spec)
             self._commit(st, record, layer=layer, container_id="", key=key)
