@@ -34,6 +34,7 @@ import errno
 import io
 import lzma
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -158,8 +159,12 @@ class _Root:
 
     # --- changes -------------------------------------------------------------------------
 
-    def makedirs(self, path: str, owner: _Owner) -> int:
-        """An O_PATH fd of the directory ``path``, made (0755, ``owner``, mtime 0) with missing parents."""
+    def makedirs(self, path: str, owner: _Owner, _hops: int = 0) -> int:
+        """An O_PATH fd of the directory ``path``, made (0755, ``owner``, mtime 0) with missing parents.
+
+        A dangling symlink on the way is followed as docker's FollowSymlinkInScope does: its target
+        (inside the root) is made instead.
+        """
         parts = _split(path)
         cur = os.dup(self.fd)
         try:
@@ -168,11 +173,23 @@ class _Root:
                 try:
                     nxt = openat2(self.fd, sub, _O_PATHDIR, _RESOLVE)
                 except FileNotFoundError:
+                    try:
+                        st: os.stat_result | None = os.lstat(name, dir_fd=cur)
+                    except FileNotFoundError:
+                        st = None
+                    if st is not None and stat.S_ISLNK(st.st_mode):
+                        if _hops >= 40:
+                            raise self.fail(f"mkdir {'/' + sub}: too many levels of symbolic links") from None
+                        target = os.readlink(name, dir_fd=cur)
+                        here = "" if target.startswith("/") else self.relative(cur)
+                        again = posixpath.normpath("/" + "/".join([here, target, *parts[i + 1 :]]))
+                        os.close(cur)
+                        cur = -1
+                        return self.makedirs(again, owner, _hops + 1)
                     self.touch(cur)
                     try:
                         os.mkdir(name, 0o755, dir_fd=cur)
                     except FileExistsError:
-                        # a dangling symlink (or a race): docker's MkdirAll fails there too
                         raise self.fail(f"mkdir {'/' + sub}: file exists") from None
                     nxt = openat2(cur, name, _O_PATHDIR | os.O_NOFOLLOW, 0)
                     own(nxt, owner, 0o755, None)
@@ -183,8 +200,15 @@ class _Root:
                 cur = nxt
             return cur
         except BaseException:
-            os.close(cur)
+            if cur >= 0:
+                os.close(cur)
             raise
+
+    def relative(self, fd: int) -> str:
+        """The path of ``fd`` (a directory resolved in the root) from the root, without symlinks."""
+        top = os.readlink(_fd_path(self.fd)).rstrip("/")
+        real = os.readlink(_fd_path(fd))
+        return real[len(top) :].lstrip("/") if real.startswith(top) else ""
 
     def clear(self, parent: int, name: str, *, keep_dir: bool) -> os.stat_result | None:
         """Make room for ``name`` in ``parent``: remove what is there unless it is a directory we keep."""
