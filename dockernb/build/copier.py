@@ -590,8 +590,9 @@ class _Copier:
             os.close(sfd)
 
     def _extract(self, dest: str, reader: io.BufferedIOBase) -> None:
-        """ADD of an archive: unpacked into ``dest`` by the safe extractor (owners from the archive)."""
-        fd = self.root.makedirs(dest, _Owner(0, 0))
+        """ADD of an archive: unpacked into ``dest`` by the safe extractor (owners from the archive; a
+        destination made for it is root's, or --chown's)."""
+        fd = self.root.makedirs(dest, self.dir_owner)
         try:
             self.root.touch(fd)
             target = os.readlink(_fd_path(fd))
@@ -652,8 +653,9 @@ def copy_into(root: str, spec: CopySpec, *, from_root: str | None = None) -> Cop
         r.close()
 
 
-def make_workdir(root: str, path: str) -> bool:
-    """WORKDIR: make ``path`` (0755, root's, with missing parents) unless it exists; True when made.
+def make_workdir(root: str, path: str, *, owner: tuple[int, int] = (0, 0)) -> bool:
+    """WORKDIR: make ``path`` (0755, ``owner``'s: root's as in docker's classic builder, with missing
+    parents) unless it exists; True when made.
 
     Raises BuildStepFailed when a component is not a directory (docker's ``Cannot mkdir``).
     """
@@ -668,7 +670,7 @@ def make_workdir(root: str, path: str) -> bool:
                 os.close(fd)
             raise BuildStepFailed(f"Cannot mkdir: {path} is not a directory")
         try:
-            os.close(r.makedirs(path, _Owner(0, 0)))
+            os.close(r.makedirs(path, _Owner(*owner)))
         except BuildStepFailed as err:
             raise BuildStepFailed(f"Cannot mkdir: {path} is not a directory") from err
         r.finish()
