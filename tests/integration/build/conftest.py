@@ -54,11 +54,13 @@ class BuildCli(Cli):
         super().__init__(env, root)
         self.steps: set[str] = set()
 
-    def in_dir(self, cwd: Path, *args: str, timeout: float = 600, input: bytes | None = None) -> tuple[int, str, str]:
+    def in_dir(self, cwd: Path, *args: str, timeout: float = 600, input: bytes | None = None,
+               env: dict[str, str] | None = None) -> tuple[int, str, str]:
         import subprocess
 
-        p = subprocess.run(self.argv(*args), env=self.env, cwd=cwd, capture_output=True, timeout=timeout,
-                           input=input, stdin=None if input is not None else subprocess.DEVNULL)  # fmt: skip
+        stdin = None if input is not None else subprocess.DEVNULL
+        p = subprocess.run(self.argv(*args), env={**self.env, **(env or {})}, cwd=cwd, capture_output=True,
+                           timeout=timeout, input=input, stdin=stdin)  # fmt: skip
         out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
         self.steps |= set(re.findall(r"Running in ([0-9a-f]{12})", out + err))
         return p.returncode, out, err
