@@ -17,6 +17,7 @@ labelled with its pid: the next build on the root removes them (:meth:`EngineExe
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import json
@@ -51,6 +52,18 @@ log = logging.getLogger(__name__)
 #: on a build step's snapshots: "<pid> <start time>" of the build process (stale when it is gone)
 BUILD_LABEL = "dockernb/build-owner"
 _PREFIX = "build-"
+
+#: steps in progress: their cleanup, run at interpreter exit if the build was abandoned (a generator
+#: never closed is finalized after the modules it needs are gone: too late to clean up then)
+_ACTIVE: dict[str, Callable[[], None]] = {}
+
+
+@atexit.register
+def _abandoned() -> None:
+    for cleanup in list(_ACTIVE.values()):
+        with contextlib.suppress(Exception):
+            cleanup()
+    _ACTIVE.clear()
 
 
 def _owner() -> str:
@@ -172,6 +185,12 @@ class EngineExecutor:
         chain = self._chain(parent)
         key = _PREFIX + spec.container_id
         scratch = self._scratch(spec.container_id)
+
+        def abandon() -> None:
+            self._release(scratch)
+            self._drop(key)
+
+        _ACTIVE[key] = abandon
         try:
             mounts = self._prepare(key, chain)
             try:
@@ -186,6 +205,7 @@ class EngineExecutor:
                 self._drop(key)
                 raise
         finally:
+            _ACTIVE.pop(key, None)
             shutil.rmtree(scratch, ignore_errors=True)
 
     def copy(self, parent: BaseImage, spec: CopySpec) -> Layer | None:

@@ -18,14 +18,14 @@ import pytest
 from dockernb.engine import Engine
 from dockernb.errors import BuildError
 from dockernb.spec.events import BuildContainer, BuildDone, BuildOutput, BuildTagged
-from tests.integration.build.conftest import BuildCli, build_leftovers, write_context
+from tests.integration.builds.conftest import BuildCli, build_leftovers, write_context
 from tests.integration.containers.conftest import live_processes
 
 pytestmark = pytest.mark.rootless
 
 
-def test_dockerfile_text_with_and_without_context(images_env: dict[str, str], root_dir: Path, tmp_path: Path) -> None:
-    with Engine.from_env(images_env) as eng:
+def test_dockerfile_text_with_and_without_context(engine_env: dict[str, str], root_dir: Path, tmp_path: Path) -> None:
+    with Engine.from_env(engine_env) as eng:
         events = list(eng.builds.build(dockerfile_text="FROM busybox\nRUN echo cell > /cell\n", tags=["cell"]))
         assert isinstance(events[-1], BuildTagged) and events[-1].name == "cell:latest"
         done = [e for e in events if isinstance(e, BuildDone)]
@@ -42,8 +42,8 @@ def test_dockerfile_text_with_and_without_context(images_env: dict[str, str], ro
     assert build_leftovers(root_dir) == []
 
 
-def test_interrupted_run_leaves_nothing(images_env: dict[str, str], root_dir: Path) -> None:
-    with Engine.from_env(images_env) as eng:
+def test_interrupted_run_leaves_nothing(engine_env: dict[str, str], root_dir: Path) -> None:
+    with Engine.from_env(engine_env) as eng:
         events = eng.builds.build(dockerfile_text="FROM busybox\nRUN echo started; sleep 2417 & sleep 2418\n")
         step = ""
         try:
@@ -57,6 +57,29 @@ def test_interrupted_run_leaves_nothing(images_env: dict[str, str], root_dir: Pa
             events.close()  # what a notebook interrupt does to the iterator
         assert build_leftovers(root_dir, [step]) == [] and live_processes("sleep 241[78]") == []
         assert eng.images.list(all=True) == [] or all(i.tags for i in eng.images.list(all=True))
+
+
+ABANDON = """
+import sys
+from dockernb.engine import Engine
+from dockernb.spec.events import BuildOutput
+eng = Engine.from_env()
+events = eng.builds.build(dockerfile_text="FROM busybox\\nRUN echo started; sleep 2420\\n")
+for event in events:
+    if isinstance(event, BuildOutput) and "started" in event.text:
+        print("started", flush=True)
+        break
+sys.exit(0)  # the generator is never closed: only the interpreter's exit can clean up
+"""
+
+
+def test_abandoned_build_is_cleaned_at_exit(engine_env: dict[str, str], root_dir: Path) -> None:
+    import sys
+
+    env = {**os.environ, **engine_env}
+    out = subprocess.run([sys.executable, "-c", ABANDON], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout == "started\n" and "Traceback" not in out.stderr, out.stderr
+    assert live_processes("sleep 2420") == [] and build_leftovers(root_dir) == []
 
 
 def test_killed_build_is_swept_by_the_next(bcli: BuildCli, tmp_path: Path) -> None:

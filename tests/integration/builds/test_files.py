@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.build.conftest import BuildCli, write_context
+from tests.integration.builds.conftest import BuildCli, write_context
 
 pytestmark = pytest.mark.rootless
 

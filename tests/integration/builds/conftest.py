@@ -67,6 +67,18 @@ class BuildCli(Cli):
 
 
 @pytest.fixture
+def engine_env(images_env: dict[str, str], root_dir: Path) -> Iterator[dict[str, str]]:
+    """For engines made in the test process: at teardown, the root's networks go (its bridge, nftables
+    table, rootless hub) and nothing a build made may be left."""
+    try:
+        yield images_env
+    finally:
+        left = build_leftovers(root_dir)
+        left += clean_root(cli_env(images_env), root_dir)
+        assert not left, f"left behind: {left}"
+
+
+@pytest.fixture
 def bcli(images_env: dict[str, str], root_dir: Path) -> Iterator[BuildCli]:
     env = cli_env(images_env)
     c = BuildCli(env, root_dir)
