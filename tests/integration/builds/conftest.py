@@ -10,13 +10,42 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
+from dockernb.testing.wheelhouse import WheelIndex, ensure
 from tests.integration.containers.conftest import Cli, clean_root, cli_env, live_processes
+
+
+#: what the seed's FastAPI lab installs in its RUN (the wheelhouse holds them and all they need)
+LAB_REQUIREMENTS = ("fastapi[all]",)
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Iterator[WheelIndex]:
+    """The FastAPI lab's wheels, downloaded once into the user's cache (later runs work offline), served
+    as a pip index on the host for the whole session; see :mod:`dockernb.testing.wheelhouse`."""
+    wheels = ensure(LAB_REQUIREMENTS)
+    with WheelIndex(wheels) as index:
+        yield index
+
+
+def host_from_containers(cli: Cli, root: Path) -> str:
+    """The host's address as a RUN container sees it: the default bridge's gateway as root; rootless,
+    the uplink's address of the host's loopback (the CLI's env must have DOCKERNB_ROOTLESS_HOST_LOOPBACK=1
+    before the root's hub starts; a container run starts it)."""
+    if os.geteuid() == 0:
+        bridge = json.loads(cli.ok("network", "inspect", "bridge"))[0]
+        return str(bridge["IPAM"]["Config"][0]["Gateway"])
+    assert cli.env.get("DOCKERNB_ROOTLESS_HOST_LOOPBACK") == "1"
+    cli.ok("run", "--rm", "busybox", "true")
+    address = str(json.loads((root / "networks" / "hub.json").read_text()).get("host_loopback", ""))
+    assert address, "the rootless hub maps no address to the host's loopback"
+    return address
 
 
 def build_leftovers(root: Path, step_ids: Iterable[str] = ()) -> list[str]:

@@ -2,13 +2,17 @@
 and a multi-stage build that compiles a C program with gcc installed from Debian's mirror.
 
 Both need the network from inside a RUN (the default bridge with outbound NAT as root, the
-rootless hub's uplink otherwise): ``pip install`` reaches PyPI and ``apt-get`` reaches
-deb.debian.org, trusting the host's CA bundle that the kit's images carry. They take their
-time (the downloads): about 30 s and 25 s here.
+rootless hub's uplink otherwise). The FastAPI lab's ``pip3 install`` takes its wheels from the
+session's wheelhouse (a pip index served on the host, :mod:`dockernb.testing.wheelhouse`): the
+seed's Dockerfile plus the two ``ARG`` lines that let a RUN see ``--build-arg PIP_INDEX_URL``
+(the classic builder passes it nothing undeclared). That PyPI itself answers a RUN, over HTTPS
+with the host's CA bundle the kit's images carry, is checked by a small ``pip3 download``;
+``apt-get`` reaches deb.debian.org in the multi-stage build. About 20 s and 40 s here.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 import urllib.request
@@ -16,12 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.builds.conftest import BuildCli, write_context
+from dockernb.testing.wheelhouse import WheelIndex
+from tests.integration.builds.conftest import BuildCli, host_from_containers, write_context
 
 pytestmark = [pytest.mark.rootless, pytest.mark.slow]
 
 # the seed's lab (../shared/seed/docker-tutorial.md), on the kit's python:3.11
 FASTAPI_DOCKERFILE = """FROM python:3.11
+ARG PIP_INDEX_URL
+ARG PIP_TRUSTED_HOST
 RUN pip3 install "fastapi[all]"
 WORKDIR /app
 ADD main.py /app/
@@ -62,17 +69,34 @@ def _get(url: str, timeout: float = 60) -> bytes:
             time.sleep(0.3)
 
 
-def test_fastapi_seed_lab(bcli: BuildCli, tmp_path: Path) -> None:
+def test_fastapi_seed_lab(bcli: BuildCli, tmp_path: Path, wheelhouse: WheelIndex) -> None:
+    bcli.env["DOCKERNB_ROOTLESS_HOST_LOOPBACK"] = "1"  # rootless: the wheelhouse listens on the host
+    host = host_from_containers(bcli, bcli.root)
     files = {"Dockerfile": FASTAPI_DOCKERFILE, "main.py": FASTAPI_MAIN}
     ctx = write_context(tmp_path / "fastapi_simple_project", files)
-    code, out, err = bcli.in_dir(ctx, "build", ".", "-t", "fastapi_simple_project")
+    served = wheelhouse.requests
+    code, out, err = bcli.in_dir(ctx, "build", ".", "-t", "fastapi_simple_project", *wheelhouse.build_args(host))
     assert code == 0, out + err
+    assert f"Looking in indexes: {wheelhouse.url(host)}" in out and wheelhouse.requests > served + 10, out
     assert "Successfully installed" in out and "Successfully tagged fastapi_simple_project:latest" in out
+    # as docker's classic builder: the RUN's history names the build arguments it saw, the config does not
+    config = json.loads(bcli.ok("inspect", "fastapi_simple_project"))[0]["Config"]
+    assert not [e for e in config["Env"] if e.startswith(("PIP_INDEX_URL=", "PIP_TRUSTED_HOST="))]
+    assert "|2 PIP_INDEX_URL=" in bcli.ok("history", "--no-trunc", "fastapi_simple_project")
     port = _port(8099)
     bcli.ok("run", "-p", f"{port}:8000", "-d", "--name", "fastapi_simple_project", "fastapi_simple_project:latest")
     assert _get(f"http://127.0.0.1:{port}/") == b'{"message":"Hello World"}'
     assert "GET / HTTP/1.1" in bcli.ok("logs", "fastapi_simple_project") + bcli("logs", "fastapi_simple_project").err
     bcli.ok("rm", "-f", "fastapi_simple_project")
+    # PyPI itself answers a RUN (HTTPS, the host's CA bundle in the kit's image)
+    pypi = write_context(tmp_path / "pypi", {"Dockerfile": PYPI_DOCKERFILE})
+    code, out, err = bcli.in_dir(pypi, "build", "-q", ".")
+    assert code == 0, out + err
+
+
+PYPI_DOCKERFILE = """FROM python:3.11
+RUN pip3 download --no-deps --dest /tmp/wheels six && ls /tmp/wheels | grep -q '^six-.*whl$'
+"""
 
 
 MULTISTAGE = """FROM debian:bookworm AS builder
