@@ -82,17 +82,22 @@ def commit_snapshot(
     idmap: IdMap | None = None,
     consume: bool = True,
     tidy: Tidy | None = None,
+    base: str = "",
 ) -> tuple[LayerRecord, str] | None:
     """Make the changes of the active snapshot ``key`` a layer on ``parent``; see the module docstring.
+
+    ``base`` is the committed snapshot ``key`` was made on, when it is not ``parent`` (a container's
+    ``<id>-init`` layer: its mount points are not the container's changes); a copying driver's tree
+    is compared with it.
 
     Returns the layer's record and its chain id, or None when nothing changed. Raises
     NoSuchSnapshot, NoSpaceLeft; on failure the blob is not kept and ``key`` is left as it was.
     """
     target = target_of(snapshotter.mounts(key), rootless=idmap is not None)
     overlay = target.whiteouts is WhiteoutMode.OVERLAY
-    base: str | None = None
-    if not overlay and parent:
-        base = _tree_of(snapshotter, parent)  # a copy: compare it with the tree it was copied from
+    before: str | None = None
+    if not overlay and (base or parent):
+        before = _tree_of(snapshotter, base or parent)  # a copy: compare it with the tree it was copied from
     ref = f"layer-commit-{uuid.uuid4().hex}"
     writer = content.writer(ref)
     r, w = os.pipe()
@@ -117,7 +122,7 @@ def commit_snapshot(
         if idmap is None:
             start_reader()
             owned["w"] = False  # _diff closes it
-            stats = _diff(target.path, base, overlay, w, tidy)
+            stats = _diff(target.path, before, overlay, w, tidy)
         else:
 
             def after_fork() -> None:
@@ -125,7 +130,7 @@ def commit_snapshot(
                 os.close(w)  # the child holds the only write end now: its exit is the pump's EOF
                 start_reader()
 
-            stats = run_in_userns(lambda: _diff(target.path, base, overlay, w, tidy), idmap, after_fork=after_fork)
+            stats = run_in_userns(lambda: _diff(target.path, before, overlay, w, tidy), idmap, after_fork=after_fork)
         reader.join()
         if failure:
             raise failure[0]

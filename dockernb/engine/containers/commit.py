@@ -95,17 +95,22 @@ def merge_config(user: RunConfig, image: RunConfig) -> RunConfig:
 
 
 def _layer(svc: ContainerService, record: ContainerRecord, parent_chain: str) -> Any:  # noqa: ANN401
-    """(LayerRecord, chain) of the container's changes, or None when it changed nothing."""
-    from dockernb.engine.containers.diff import write_layer
-    from dockernb.engine.containers.rootfs import ChildStream
+    """(LayerRecord, chain) of the container's changes, or None when it changed nothing: the image service's
+    ``layer_from_snapshot``, the layer path builds take, diffed over the snapshot's parent (its init layer)
+    without the mount points the runtime made (:func:`dockernb.layers.changes.hidden_paths`)."""
+    from dockernb.engine.containers.diff import lower_stat, overlay_dirs
+    from dockernb.layers.changes import hidden_paths
 
-    stream = ChildStream(lambda w, after_fork, r: write_layer(svc, record, w, after_fork=after_fork, read_fd=r))
-    try:
-        added = svc.images.add_layer(stream, parent_chain=parent_chain)  # type: ignore[arg-type]
-        changed = stream.finish()
-    finally:
-        stream.close()
-    return added if changed else None
+    sn = svc.images.snapshotter
+    key = record.extra.get("snapshot", record.id)
+    found = overlay_dirs(sn.mounts(key))
+    lowers = found[1] if found is not None else ()
+
+    def hide(changes: str, base: str) -> set[str]:
+        return hidden_paths(changes, lambda rel: lower_stat(lowers or ((base,) if base else ()), rel))[0]
+
+    return svc.images.layer_from_snapshot(key, parent_chain=parent_chain, base=sn.stat(key).parent, consume=False,
+                                          tidy=hide)  # fmt: skip
 
 
 def commit_container(

@@ -20,7 +20,6 @@ import pytest
 from dockernb.testing.wheelhouse import WheelIndex, ensure
 from tests.integration.containers.conftest import Cli, clean_root, cli_env, live_processes
 
-
 #: what the seed's FastAPI lab installs in its RUN (the wheelhouse holds them and all they need)
 LAB_REQUIREMENTS = ("fastapi[all]",)
 
