@@ -167,6 +167,50 @@ def _podman(base: Path, ctx: Path) -> dict[str, list[float]]:
         _run([*pm, "system", "reset", "-f"])
 
 
+LAB_DOCKERFILE = """FROM python:3.11
+ARG PIP_INDEX_URL
+ARG PIP_TRUSTED_HOST
+RUN pip3 install "fastapi[all]"
+WORKDIR /app
+ADD main.py /app/
+CMD python -m uvicorn main:app --host 0.0.0.0 --port 8000
+"""
+
+
+def _fastapi_lab(scratch: Path, nb_env: dict[str, str], notes: list[str]) -> list[str]:
+    """The seed's FastAPI lab built ``--no-cache`` by dockernb (as a process), its ``pip3 install`` from PyPI
+    and from the tests' wheelhouse (:mod:`dockernb.testing.wheelhouse`), alternately, ``DOCKERNB_BENCH_LAB_RUNS``
+    times each (2); ``DOCKERNB_BENCH_LAB_RUNS=0`` skips it."""
+    from dockernb.testing.wheelhouse import WheelIndex, ensure
+
+    runs = int(os.environ.get("DOCKERNB_BENCH_LAB_RUNS", "2"))
+    if runs <= 0:
+        return []
+    lab = scratch / "lab"
+    lab.mkdir()
+    (lab / "Dockerfile").write_text(LAB_DOCKERFILE)
+    (lab / "main.py").write_text('from fastapi import FastAPI\n\napp = FastAPI()\n')
+    nb = [sys.executable, "-m", "dockernb"]
+    if _run([*nb, "pull", "-q", "python:3.11"], nb_env).returncode != 0:
+        notes.append("FastAPI lab: python:3.11 not pulled")
+        return []
+    t = time.perf_counter()
+    wheels = ensure(["fastapi[all]"])  # the tests' cache: 0 s when a test run filled it
+    fetched = time.perf_counter() - t
+    gateway = json.loads(_run([*nb, "network", "inspect", "bridge"], nb_env).stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    build = [*nb, "build", "-q", "--no-cache", "-t", "nbbench:lab", "."]
+    pypi, local = [], []
+    with WheelIndex(wheels) as index:
+        for _ in range(runs):
+            pypi.append(_timed(build, nb_env, lab))
+            local.append(_timed([*build[:-1], *index.build_args(gateway), "."], nb_env, lab))
+    wheel_mb = sum(f.stat().st_size for f in wheels.iterdir()) / 1e6
+    return [f"FastAPI lab build (--no-cache, as a process), median of {runs}: pip from PyPI "
+            f"{statistics.median(pypi):.1f} s | from the wheelhouse {statistics.median(local):.1f} s "
+            f"(ratio {statistics.median(local) / statistics.median(pypi):.2f}; {len(list(wheels.glob('*.whl')))} "
+            f"wheels, {wheel_mb:.0f} MB, fetched once in {fetched:.1f} s)"]
+
+
 def run() -> list[str]:
     if os.geteuid() != 0:
         return ["fig_build: needs root (a private dockerd, bridges)"]
@@ -197,6 +241,7 @@ def run() -> list[str]:
         subprocess.run([sys.executable, "-c", "from dockernb.engine import Engine\n"
                         "e = Engine.from_env(); e.containers.networks.destroy(); e.close()"], env=nb_env,
                        capture_output=True)  # fmt: skip
+        lab_rows = _fastapi_lab(scratch, nb_env, notes)
         from dockernb.testing.roots import wipe_root
 
         wipe_root(root)
@@ -230,7 +275,7 @@ def run() -> list[str]:
         f"{med('podman_cached')} | ratio dockernb in-process/classic {ratio(cached_in, 'classic_cached')} "
         "(target: under 40 ms in-process; anchors: classic 52, BuildKit 69, podman 226 ms)",
     ]
-    return rows + [f"fig_build note: {n}" for n in notes]
+    return rows + lab_rows + [f"fig_build note: {n}" for n in notes]
 
 
 if __name__ == "__main__":

@@ -260,3 +260,20 @@ def test_no_image_path_leads_out_of_the_image(bcli: BuildCli, tmp_path: Path) ->
     (ctx / "Dockerfile").write_text("FROM busybox\nADD evil.tar /x/\n")
     code, out, err = bcli.in_dir(ctx, "build", ".")
     assert code == 1 and "evil" in err and not outside.exists()
+
+
+def test_cli_flags_and_a_context_on_stdin(bcli: BuildCli, tmp_path: Path) -> None:
+    """``-`` (a tar context on stdin), ``-f`` inside it, several ``-t``, ``--label``, ``--iidfile``, ``-q``, ``--pull``
+    and ``# syntax=`` with the real executor."""
+    dockerfile = "# syntax=docker/dockerfile:1\nFROM busybox\nARG WHO=nobody\nCOPY hi.txt /\nRUN echo $WHO >> /hi.txt\n"
+    context = _tar({"build/Dockerfile.web": dockerfile.encode(), "hi.txt": b"hi\n"})
+    iid = tmp_path / "iid"
+    code, out, err = bcli.in_dir(tmp_path, "build", "-q", "--pull", "-f", "build/Dockerfile.web", "-t", "one",
+                                 "-t", "two:v2", "--label", "lab=yes", "--iidfile", str(iid),
+                                 "--build-arg", "WHO=stdin", "-", input=context)  # fmt: skip
+    assert code == 0, out + err
+    image_id = iid.read_text()
+    assert out == image_id + "\n" and re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
+    for name in ("one", "two:v2"):
+        assert bcli.ok("image", "inspect", "-f", "{{.Id}} {{.Config.Labels.lab}}", name) == f"{image_id} yes\n"
+    assert _sh(bcli, "one", "cat /hi.txt") == "hi\nstdin\n"
