@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from dockernb.content.local import LocalContentStore
@@ -44,8 +44,9 @@ __all__ = ["Tidy", "commit_snapshot"]
 
 #: called with the directory holding the snapshot's changes (an overlay upper, or the whole tree of
 #: a native copy) and the parent's tree for the native driver ("" otherwise), in the snapshots'
-#: user namespace, just before the diff (a build's RUN removes its mount-point stubs here)
-Tidy = Callable[[str, str], None]
+#: user namespace, just before the diff: a build's RUN removes its mount-point stubs here; a
+#: running container's cannot be removed, so it may return the relative paths to leave out instead
+Tidy = Callable[[str, str], "Collection[str] | None"]
 
 
 class _CommitTarget(SnapshotTarget, Protocol):
@@ -64,12 +65,11 @@ def _diff(changes: str, base: str | None, overlay: bool, out_fd: int, tidy: Tidy
     """Runs where the files are readable (in-process as root, in the user namespace rootless)."""
     stats = DiffStats()
     with os.fdopen(out_fd, "wb", buffering=1 << 20) as out:  # closed whatever happens: the pump's EOF
-        if tidy is not None:
-            tidy(changes, base or "")
+        exclude = (tidy(changes, base or "") if tidy is not None else None) or ()
         if overlay or base is None:
-            diff_overlay(changes, out, stats=stats)
+            diff_overlay(changes, out, exclude=exclude, stats=stats)
         else:
-            diff_trees(base, changes, out, stats=stats)
+            diff_trees(base, changes, out, exclude=exclude, stats=stats)
     return {"entries": stats.entries, "content_size": stats.content_size}
 
 

@@ -118,3 +118,23 @@ def test_mount_stubs_are_taken_out(tmp_path: Path) -> None:
     assert stubs.stubs == ["etc/hosts"]  # the image had a hostname: mounted over, not made
     stubs.tidy(str(tree), str(base))
     assert os.listdir(tree / "etc") == ["hostname"] and os.stat(tree / "etc").st_mtime == 1_000_000_000
+
+
+def test_tidy_may_leave_paths_out_instead(tmp_path: Path) -> None:
+    """A running container's mount points cannot be removed: ``tidy`` names them and the diff leaves them out,
+    with what is below them, and an excluded path of the parent is no deletion either."""
+    svc = service(tmp_path)
+    _, chain = svc.add_layer(io.BytesIO(layer_tar("base", compress="none")))
+    tree = _changes(svc, "running", chain)
+    (tree / "mnt" / "vol").mkdir(parents=True)
+    (tree / "mnt" / "vol" / "data").write_text("a volume's, not the container's")
+    (tree / "made.txt").write_text("made")
+    os.replace(tree / "base", tmp_path / "moved")  # the parent's base/ is hidden below a mount: not deleted
+
+    def tidy(changes: str, base: str) -> list[str]:
+        assert changes == str(tree) and base  # native: the parent's tree to compare with
+        return ["mnt/vol", "base"]
+
+    made = svc.layer_from_snapshot("running", parent_chain=chain, consume=False, tidy=tidy)
+    assert made is not None
+    assert set(_members(svc, made[0].diff_id)) == {"mnt", "made.txt"}
