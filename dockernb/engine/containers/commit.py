@@ -3,11 +3,12 @@
 dockerd's steps (daemon/commit.go, images/image_commit.go): pause the container while its layer
 is read (``-p``, the default; a container that cannot be paused is committed running, as dockerd
 ignores that failure too); apply ``--change`` instructions to an empty config and fill what they
-leave unset from the container's config (docker's ``merge``); write the writable layer as a tar
-with the code builds use (:mod:`.diff`), store it as a layer on the image's own and register the
-image with its history entry (the container's command, ``-a``, ``-m``) through the image
-service's ``commit``, the same path builds take. A container that changed nothing adds no layer
-(an ``empty_layer`` history entry, as docker's).
+leave unset from the container's config (docker's ``merge``); make the writable layer a layer on
+the image's own through the image service's ``layer_from_snapshot``, the layer path builds take
+(:mod:`dockernb.images.commit`: diffed over the container's init layer without the runtime's
+mount points, streamed into the content store), and register the image with its history entry
+(the container's command, ``-a``, ``-m``) through the image service's ``commit``, as builds do.
+A container that changed nothing adds no layer (an ``empty_layer`` history entry, as docker's).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""``docker diff`` and the layer of ``docker commit``: what a container changed in its filesystem (layer L6).
+"""``docker diff``: what a container changed in its filesystem (layer L6).
 
-Both read the container's writable layer where the snapshotter keeps it: an overlay upper
+It reads the container's writable layer where the snapshotter keeps it: an overlay upper
 directory over its image's layers (overlay, fuse-overlayfs), or a full copy compared with a view
 of the image (native). Rootless, the reading happens in a user namespace mapped like the
 containers', where the container's ids are themselves. The rules are in
-:mod:`dockernb.layers.changes`; the layer tar is :func:`dockernb.layers.diff.diff_overlay` /
-``diff_trees``, the code builds use, minus the runtime's mount points (docker's init layer).
+:mod:`dockernb.layers.changes`. ``docker commit``'s layer takes the builds' path
+(``ImageService.layer_from_snapshot``) and uses :func:`overlay_dirs` / :func:`lower_stat` here to
+leave the runtime's mount points out.
 """
 
 from __future__ import annotations
