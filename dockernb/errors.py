@@ -37,6 +37,7 @@ __all__ = [
     "AmbiguousPrefix",
     "BuildContextError",
     "BuildError",
+    "BuildStepFailed",
     "BuildTargetNotFound",
     "CommandNotExecutable",
     "CommandNotFound",
@@ -543,6 +544,10 @@ class BuildError(RuntimeFailure):
         self.step = step
         self.instruction = instruction
         self.exit_code = code
+
+
+class BuildStepFailed(RuntimeFailure):
+    """COPY/ADD/WORKDIR could not change the image's files; docker's sentence (``COPY failed: ...``)."""
 
 
 # --- storage (content store, layers, snapshots) -------------------------------------

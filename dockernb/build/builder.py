@@ -134,7 +134,13 @@ class Builder:
     def build(self, context: BuildContext, options: BuildOptions | None = None) -> Iterator[BuildEvent]:
         """Build ``context.dockerfile_text``; yields docker's progress, ends with BuildDone/BuildTagged."""
         opts = options or BuildOptions()
-        yield BuildContextSent(size=context.size)
+        ignore = context.entries.get(".dockerignore")
+        yield BuildContextSent(
+            size=context.size,
+            dockerfile=os.path.basename(context.dockerfile_name) or "Dockerfile",
+            dockerfile_size=len(context.dockerfile_text.encode("utf-8", "surrogateescape")),
+            dockerignore_size=ignore.size if ignore is not None else -1,
+        )
         df = parse_dockerfile(context.dockerfile_text, name=context.dockerfile_name)
         plan = plan_build(df, target=opts.target, labels=opts.labels)
         tags = [normalize_tag(t) for t in opts.tags]
@@ -161,21 +167,32 @@ class Builder:
         results: list[BaseImage] = []
         named: dict[str, BaseImage] = {}
         final: _Stage | None = None
+        transfer = _context_transfer(context, plan.stages)
         for stage_plan in plan.stages:
             step += 1
-            yield BuildStep(index=step, total=plan.total_steps, text=stage_plan.from_.text, stage=stage_plan.index)
+            vertices = 1 + sum(1 for c in stage_plan.commands if _is_vertex(c))
+            stage_name = (stage_plan.name or f"stage-{stage_plan.index}") if len(plan.stages) > 1 else ""
+            on_stage = stage_plan.from_.image.lower() in named  # BuildKit shows no FROM vertex for those
+            yield BuildStep(index=step, total=plan.total_steps, text=stage_plan.from_.text, stage=stage_plan.index,
+                            vertex=0 if on_stage else 1, vertices=vertices, stage_name=stage_name,
+                            context_transfer=transfer if stage_plan is plan.stages[0] else -1)  # fmt: skip
             try:
                 st = self._begin_stage(stage_plan, args, lexer, opts, named)
+                reused = self._used_before(st.image.image_id, opts)
                 if st.config.on_build:
                     yield from self._triggers(st, lexer, opts, context, results, named)
             except BuildError:
                 raise
             except DockernbError as err:
                 raise BuildError(str(err), step=step, instruction=stage_plan.from_.text) from err
-            yield BuildStepDone(image_id=st.image.image_id)
+            yield BuildStepDone(image_id=st.image.image_id, reused=reused)
+            vertex = 1
             for cmd in stage_plan.commands:
                 step += 1
-                yield BuildStep(index=step, total=plan.total_steps, text=cmd.text, stage=stage_plan.index)
+                vertex += _is_vertex(cmd)
+                yield BuildStep(index=step, total=plan.total_steps, text=cmd.text, stage=stage_plan.index,
+                                vertex=vertex if _is_vertex(cmd) else 0, vertices=vertices,
+                                stage_name=stage_name)  # fmt: skip
                 try:
                     yield from self._dispatch(st, cmd, lexer, opts, context, results, named)
                 except BuildError as err:
@@ -429,6 +446,7 @@ class Builder:
                 chmod=chmod,
                 preserve_ownership=bool(cmd.from_) and not cmd.chown,
                 user=config.user,
+                instruction=name,
             )
             layer = self.executor.copy(st.image, spec)
             self._commit(st, record, layer=layer, container_id="", key=key)
@@ -493,6 +511,15 @@ class Builder:
 
     # -- cache and commit ---------------------------------------------------------------------
 
+    def _used_before(self, image_id: str, opts: BuildOptions) -> bool:
+        """Has a build on this root started from ``image_id`` before (BuildKit: the FROM is CACHED)?"""
+        if not image_id:
+            return False
+        key = step_key(image_id, ["#(from)"])
+        seen = self.cache.get(key) is not None and not opts.no_cache
+        self.cache.put(key, image_id)
+        return seen
+
     def _probe(
         self, st: _Stage, record: Sequence[str], opts: BuildOptions, *extra: str
     ) -> tuple[str, BaseImage | None]:
@@ -551,6 +578,33 @@ class Builder:
         self.cache.put(key, image_id)
         st.image = BaseImage(image_id=image_id, doc=doc)
         st.config.image = image_id
+
+
+def _is_vertex(cmd: Command) -> bool:
+    """Does BuildKit show this instruction as a step of its own (it makes a filesystem)?"""
+    return isinstance(cmd, RunInstr | CopyInstr | WorkdirInstr)
+
+
+def _context_transfer(context: BuildContext, stages: Sequence[StagePlan]) -> int:
+    """What BuildKit's "load build context" reports for the COPY/ADD sources from the context: its
+    file-sync stream, about 27 bytes plus the path per entry and the files' bytes (2 when nothing
+    matches); -1 when no COPY/ADD reads the context."""
+    patterns = [src for stage in stages for cmd in stage.commands if isinstance(cmd, CopyInstr) and not cmd.from_
+                for src in cmd.sources if not re.match(r"^https?://", src)]  # fmt: skip
+    if not patterns:
+        return -1
+    total = 0
+    for pattern in patterns:
+        try:
+            found = context.sources([pattern])
+        except DockernbError:
+            continue
+        for src in found:
+            rels = [f"{src.rel}/{m}" if src.rel else m for m in src.members] if src.is_dir else [src.rel]
+            for rel in rels:
+                entry = context.entries.get(rel)
+                total += 27 + len(rel) + (entry.size if entry is not None and entry.is_file else 0)
+    return total or 2
 
 
 def _multi(sums: Sequence[str]) -> str:

@@ -126,6 +126,7 @@ class CopySpec:
     #: (or chown's)
     preserve_ownership: bool = False
     user: str = ""  # the image's USER (for resolving names)
+    instruction: str = "COPY"  # or "ADD": the word docker's errors start with
 
 
 class Executor(Protocol):

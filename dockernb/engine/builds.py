@@ -6,66 +6,80 @@ the result is an iterator of :mod:`dockernb.spec.events` build records to render
 is stored and tagged by the time the iterator ends.
 
 The steps that touch images, filesystems and processes go through an
-:class:`~dockernb.build.executor.Executor`. Until the images/runtime services provide the real
-one, an engine without it prepares the context and parses and checks the Dockerfile, then
-reports that it cannot execute the first step.
+:class:`~dockernb.build.executor.Executor`: by default the engine's own
+(:class:`~dockernb.engine.build_executor.EngineExecutor`: RUN in the runtime on the default
+network, COPY/ADD/WORKDIR on mounted snapshots, layers through the image service), made on
+first use; tests may set ``executor`` to a fake.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from dockernb.build.builder import Builder, BuildOptions
 from dockernb.build.cache import BuildCache
 from dockernb.build.context import BuildContext, context_from_dir, context_from_stream
-from dockernb.build.executor import BaseImage, CopySpec, Executor, Layer, RunResult, RunSpec
+from dockernb.build.executor import Executor
 from dockernb.config import Config
-from dockernb.errors import BuildContextError, NotSupported
-from dockernb.spec.events import BuildEvent, BuildOutput
+from dockernb.errors import BuildContextError
+from dockernb.spec.events import BuildEvent
 from dockernb.store.layout import Layout
 
+if TYPE_CHECKING:
+    from dockernb.engine.images import ImageService
+    from dockernb.network.manager import Networks
+
 __all__ = ["BuildService"]
-
-
-class _NoExecutor:
-    """Stands in until the engine can run build steps: every step says so."""
-
-    def _missing(self) -> NotSupported:
-        return NotSupported("executing build steps needs the image store and the container runtime")
-
-    def pull(self, ref: str, *, platform: str = "", always: bool = False) -> BaseImage:
-        raise self._missing()
-
-    def image(self, image_id: str) -> BaseImage | None:
-        return None
-
-    def run(self, parent: BaseImage, spec: RunSpec) -> Generator[BuildOutput, None, RunResult]:
-        raise self._missing()
-
-    def copy(self, parent: BaseImage, spec: CopySpec) -> Layer | None:
-        raise self._missing()
-
-    def mkdir(self, parent: BaseImage, path: str, *, user: str = "") -> Layer | None:
-        raise self._missing()
-
-    def commit(self, config: bytes) -> str:
-        raise self._missing()
-
-    def tag(self, image_id: str, name: str) -> None:
-        raise self._missing()
 
 
 class BuildService:
     """Like ``docker build``: one method, :meth:`build`."""
 
-    def __init__(self, config: Config, executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        executor: Executor | None = None,
+        *,
+        images: Callable[[], ImageService] | None = None,
+        networks: Callable[[], Networks] | None = None,
+    ) -> None:
         self.config = config
         self.layout = Layout(config.root)
-        self.executor: Executor = executor if executor is not None else _NoExecutor()
+        self._executor = executor
+        self._images = images
+        self._networks = networks
+
+    @property
+    def executor(self) -> Executor:
+        """What runs the steps: the engine's executor unless one was given (or set, in tests)."""
+        if self._executor is None:
+            from dockernb.engine.build_executor import EngineExecutor
+
+            self._executor = EngineExecutor(self.config, self._image_service(), self._network_manager)
+        return self._executor
+
+    @executor.setter
+    def executor(self, value: Executor) -> None:
+        self._executor = value
+
+    def _image_service(self) -> ImageService:
+        if self._images is not None:
+            return self._images()
+        from dockernb.engine.images import ImageService
+
+        return ImageService(self.config)
+
+    def _network_manager(self) -> Networks:
+        if self._networks is not None:
+            return self._networks()
+        from dockernb.network.manager import Networks
+
+        self.layout.ensure()
+        return Networks(self.layout, self.config)
 
     def build(
         self,

@@ -44,7 +44,8 @@ class Engine:
     def builds(self) -> BuildService:
         from dockernb.engine.builds import BuildService
 
-        return BuildService(self.config)
+        # the engine's images and networks: builds share their caches and locks
+        return BuildService(self.config, images=lambda: self.images, networks=lambda: self.containers.networks)
 
     @cached_property
     def images(self) -> ImageService:

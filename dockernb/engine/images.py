@@ -38,6 +38,7 @@ from dockernb.store.layout import Layout
 
 if TYPE_CHECKING:
     from dockernb.content.local import LocalContentStore
+    from dockernb.images.commit import Tidy
     from dockernb.linux.mount import IdMap
     from dockernb.registry import LoginResult, LogoutResult, RegistryClient
     from dockernb.snapshots.base import Snapshotter
@@ -479,6 +480,22 @@ class ImageService:
                 raise InternalError(f"commit: layer {diff_id} was never added (add_layer) nor pulled")
             out.append(LayerRecord.from_json(known[diff_id].to_json()))
         return out
+
+    def layer_from_snapshot(
+        self, key: str, *, parent_chain: str, consume: bool = False, tidy: Tidy | None = None, base: str = ""
+    ) -> tuple[LayerRecord, str] | None:
+        """The changes of the active snapshot ``key`` (on ``parent_chain``) as a stored layer: (its record,
+        its chain id), or None when nothing changed. The one layer-diff path of builds (``consume``: the
+        snapshot itself becomes the layer) and ``docker commit`` (the container's snapshot stays; ``base``:
+        its init layer); see :mod:`dockernb.images.commit`. Pass the records to :meth:`commit`.
+        Raises NoSuchSnapshot, NoSpaceLeft.
+        """
+        from dockernb.images.commit import commit_snapshot
+        from dockernb.images.gc import gc_lock
+
+        with gc_lock(self.layout, shared=True):
+            return commit_snapshot(self.content, self.snapshotter, key, parent=parent_chain,
+                                   idmap=self.idmap, consume=consume, tidy=tidy, base=base)  # fmt: skip
 
     def commit(
         self, config: bytes, layers: Sequence[LayerRecord] | None = None, *, parent: str = "",

@@ -26,9 +26,21 @@ from typing import BinaryIO
 from dockernb.layers.resolve import is_whiteout, opaque_xattrs
 from dockernb.spec.digest import Digest
 
-__all__ = ["diff_overlay", "diff_trees"]
+__all__ = ["DiffStats", "diff_overlay", "diff_trees"]
 
 _SKIP_XATTRS = ("trusted.overlay.", "user.overlay.")
+
+
+class DiffStats:
+    """What a diff wrote, filled in when passed to :func:`diff_overlay`/:func:`diff_trees`:
+    ``entries`` (0: the layer changes nothing, docker's empty layer) and ``content_size``
+    (bytes of file content and symlink targets, docker's layer size)."""
+
+    __slots__ = ("content_size", "entries")
+
+    def __init__(self) -> None:
+        self.entries = 0
+        self.content_size = 0
 
 
 class _HashingWriter:
@@ -74,12 +86,14 @@ def _xattrs(path: str) -> dict[str, bytes]:
 
 
 class _Writer:
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, stats: DiffStats | None = None) -> None:
+        self.stats = stats if stats is not None else DiffStats()
         self.sink = _HashingWriter(out)
         self.tar = tarfile.open(fileobj=self.sink, mode="w|", format=tarfile.PAX_FORMAT)  # type: ignore[call-overload]
         self.links: dict[tuple[int, int], str] = {}
 
     def add(self, top: str, name: str, st: os.stat_result) -> None:
+        self.stats.entries += 1
         path = os.path.join(top, name)
         ti = tarfile.TarInfo(name)
         ti.mode = stat.S_IMODE(st.st_mode)
@@ -99,6 +113,7 @@ class _Writer:
             if st.st_nlink > 1:
                 self.links[(st.st_dev, st.st_ino)] = name
             ti.size = st.st_size
+            self.stats.content_size += st.st_size
             with open(path, "rb") as f:
                 self.tar.addfile(ti, f)
             return
@@ -107,6 +122,7 @@ class _Writer:
         elif stat.S_ISLNK(mode):
             ti.type = tarfile.SYMTYPE
             ti.linkname = os.readlink(path)
+            self.stats.content_size += len(os.fsencode(ti.linkname))
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
             ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
@@ -117,6 +133,7 @@ class _Writer:
         self.tar.addfile(ti)
 
     def whiteout(self, name: str) -> None:
+        self.stats.entries += 1
         parent, _, base = name.rpartition("/")
         ti = tarfile.TarInfo(f"{parent}/.wh.{base}" if parent else f".wh.{base}")
         ti.uname = ti.gname = ""
@@ -138,13 +155,14 @@ def _is_opaque(path: str) -> bool:
     return False
 
 
-def diff_overlay(upper: str, out: BinaryIO, *, exclude: Collection[str] = ()) -> Digest:
+def diff_overlay(
+    upper: str, out: BinaryIO, *, exclude: Collection[str] = (), stats: DiffStats | None = None
+) -> Digest:
     """Write the layer tar for an overlay upper directory to ``out``; returns its diff_id.
 
-    ``exclude``: relative paths left out, with their subtrees (a container's init-layer mount
-    points, see :func:`dockernb.layers.changes.hidden_paths`).
+    ``exclude``: relative paths left out, with their subtrees (a container's mount points).
     """
-    w = _Writer(out)
+    w = _Writer(out, stats)
     for name, st in _walk(upper, exclude=exclude):
         if is_whiteout(st):
             w.whiteout(name)
@@ -169,10 +187,12 @@ def _changed(a: os.stat_result, b: os.stat_result, pa: str, pb: str) -> bool:
     return _xattrs(pa) != _xattrs(pb)
 
 
-def diff_trees(before: str, after: str, out: BinaryIO, *, exclude: Collection[str] = ()) -> Digest:
+def diff_trees(
+    before: str, after: str, out: BinaryIO, *, exclude: Collection[str] = (), stats: DiffStats | None = None
+) -> Digest:
     """Write the layer tar that turns ``before`` into ``after`` to ``out``; returns its diff_id
     (``exclude``: paths of ``after`` left out, as for :func:`diff_overlay`)."""
-    w = _Writer(out)
+    w = _Writer(out, stats)
     removed_dirs: list[str] = []
     after_names = {}
     for name, st in _walk(after, exclude=exclude):
@@ -185,7 +205,7 @@ def diff_trees(before: str, after: str, out: BinaryIO, *, exclude: Collection[st
         if old is None or _changed(old, st, pa, pb):
             w.add(after, name, st)
     # deletions, topmost only: sorted walk of `before`, skipping below a removed directory
-    for name, _st in _walk(before):
+    for name, _st in _walk(before, exclude=exclude):  # an excluded path is no deletion either
         if any(name.startswith(d + "/") for d in removed_dirs[-1:]):
             continue
         if name not in after_names:

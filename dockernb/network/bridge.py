@@ -129,7 +129,8 @@ class BridgeDriver:
         place = place or self.place()
         nets = [n for n in self.store.networks() if n.driver == "bridge"]
         publish = not self.settings.rootless
-        script = render_table(self.settings.table, nets, self.nat_entries() if publish else (), publish=publish)
+        script = render_table(self.settings.table, nets, self.nat_entries() if publish else (), publish=publish,
+                              drop_invalid=self.settings.rootless)
         r = place.run(["nft", "-f", "-"], script)
         if r.returncode != 0:
             raise ProbeFailed(f"nft could not install table {self.settings.table}: {r.stderr.strip()}",

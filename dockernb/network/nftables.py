@@ -13,6 +13,7 @@ port maps (about 3 ms to add; deletes wait for an RCU grace period, about 10 ms)
                                       127.0.0.1, with route_localnet=1); hairpin DNAT
     forward (filter)                  drop between two of our bridges; internal networks
                                       reach nothing outside their bridge
+    input (filter, rootless hub)      drop what conntrack calls invalid (see below)
 
 A rule in another table cannot override a drop in this one, nor the reverse: docker's
 iptables-nft FORWARD policy DROP is handled in ``firewall.py``.
@@ -59,8 +60,14 @@ def _q(name: str) -> str:
 
 
 def render_table(table: str, networks: Sequence[NetworkRecord], entries: Iterable[NatEntry] = (),
-                 *, publish: bool = True) -> str:
-    """The whole table as an ``nft -f`` script that replaces any previous version atomically."""
+                 *, publish: bool = True, drop_invalid: bool = False) -> str:
+    """The whole table as an ``nft -f`` script that replaces any previous version atomically.
+
+    ``drop_invalid`` (the rootless hub): pasta answers a forwarded TCP segment with a flagless
+    packet, which conntrack calls invalid and so does not un-NAT; delivered to the hub's own stack,
+    it drew a RST that killed the container's connection (every download from a rootless RUN timed
+    out). Dropped here, the connection carries on.
+    """
     bridges = [n for n in networks if n.driver == "bridge" and n.bridge]
     names = ", ".join(_q(n.bridge) for n in bridges)
     lines = [f"table ip {table} {{}}", f"delete table ip {table}", f"table ip {table} {{"]
@@ -104,6 +111,9 @@ def render_table(table: str, networks: Sequence[NetworkRecord], entries: Iterabl
         else:
             lines.append(f"    iifname {br} oifname @bridges oifname != {br} drop")
     lines.append("  }")
+    if drop_invalid:
+        lines.append("  chain input { type filter hook input priority filter; policy accept;")
+        lines.append("    ct state invalid drop; }")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

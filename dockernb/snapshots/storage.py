@@ -92,6 +92,11 @@ class DirSnapshotter:
     def fs(self, sid: str) -> Path:
         return self.home / sid / "fs"
 
+    def path(self, key: str) -> Path:
+        """The directory of ``key``'s own layer; for a committed snapshot of the native driver, its whole
+        tree (what ``dockernb.images.commit`` diffs a copy against). Read it, never write it."""
+        return self.fs(self._get(self._load(), key)["id"])
+
     def work(self, sid: str) -> Path:
         return self.home / sid / "work"
 

@@ -69,19 +69,36 @@ class Stream(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuildContextSent:
-    """The context is ready; ``size`` is the bytes of the tar docker's client would upload."""
+    """The context is ready; ``size`` is the bytes of the tar docker's client would upload.
+
+    For BuildKit's progress (``DOCKER_BUILDKIT=1``): the Dockerfile's name and size in bytes, and the
+    .dockerignore's size (-1 when there is none).
+    """
 
     size: int
+    dockerfile: str = "Dockerfile"
+    dockerfile_size: int = 0
+    dockerignore_size: int = -1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuildStep:
-    """A step begins; ``text`` is the instruction as docker shows it (``RUN echo hi``)."""
+    """A step begins; ``text`` is the instruction as docker shows it (``RUN echo hi``).
+
+    For BuildKit's progress, which numbers only the steps that make a filesystem (FROM, RUN, COPY,
+    ADD, WORKDIR) within their stage: ``vertex`` of ``vertices`` (0 for the others), the stage's
+    name as BuildKit shows it ("" in a single-stage build), and on the first FROM the bytes
+    BuildKit's context transfer would carry for the COPY/ADD sources (-1: none from the context).
+    """
 
     index: int
     total: int
     text: str
     stage: int = 0
+    vertex: int = 0
+    vertices: int = 0
+    stage_name: str = ""
+    context_transfer: int = -1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,9 +131,13 @@ class BuildOutput:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuildStepDone:
-    """The step finished with this image (``sha256:<hex>``; empty for a step that made none)."""
+    """The step finished with this image (``sha256:<hex>``; empty for a step that made none).
+
+    ``reused`` (a FROM): this root had built on the base before (BuildKit says CACHED).
+    """
 
     image_id: str
+    reused: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,11 +3,12 @@
 dockerd's steps (daemon/commit.go, images/image_commit.go): pause the container while its layer
 is read (``-p``, the default; a container that cannot be paused is committed running, as dockerd
 ignores that failure too); apply ``--change`` instructions to an empty config and fill what they
-leave unset from the container's config (docker's ``merge``); write the writable layer as a tar
-with the code builds use (:mod:`.diff`), store it as a layer on the image's own and register the
-image with its history entry (the container's command, ``-a``, ``-m``) through the image
-service's ``commit``, the same path builds take. A container that changed nothing adds no layer
-(an ``empty_layer`` history entry, as docker's).
+leave unset from the container's config (docker's ``merge``); make the writable layer a layer on
+the image's own through the image service's ``layer_from_snapshot``, the layer path builds take
+(:mod:`dockernb.images.commit`: diffed over the container's init layer without the runtime's
+mount points, streamed into the content store), and register the image with its history entry
+(the container's command, ``-a``, ``-m``) through the image service's ``commit``, as builds do.
+A container that changed nothing adds no layer (an ``empty_layer`` history entry, as docker's).
 """
 
 from __future__ import annotations
@@ -95,17 +96,22 @@ def merge_config(user: RunConfig, image: RunConfig) -> RunConfig:
 
 
 def _layer(svc: ContainerService, record: ContainerRecord, parent_chain: str) -> Any:  # noqa: ANN401
-    """(LayerRecord, chain) of the container's changes, or None when it changed nothing."""
-    from dockernb.engine.containers.diff import write_layer
-    from dockernb.engine.containers.rootfs import ChildStream
+    """(LayerRecord, chain) of the container's changes, or None when it changed nothing: the image service's
+    ``layer_from_snapshot``, the layer path builds take, diffed over the snapshot's parent (its init layer)
+    without the mount points the runtime made (:func:`dockernb.layers.changes.hidden_paths`)."""
+    from dockernb.engine.containers.diff import lower_stat, overlay_dirs
+    from dockernb.layers.changes import hidden_paths
 
-    stream = ChildStream(lambda w, after_fork, r: write_layer(svc, record, w, after_fork=after_fork, read_fd=r))
-    try:
-        added = svc.images.add_layer(stream, parent_chain=parent_chain)  # type: ignore[arg-type]
-        changed = stream.finish()
-    finally:
-        stream.close()
-    return added if changed else None
+    sn = svc.images.snapshotter
+    key = record.extra.get("snapshot", record.id)
+    found = overlay_dirs(sn.mounts(key))
+    lowers = found[1] if found is not None else ()
+
+    def hide(changes: str, base: str) -> set[str]:
+        return hidden_paths(changes, lambda rel: lower_stat(lowers or ((base,) if base else ()), rel))[0]
+
+    return svc.images.layer_from_snapshot(key, parent_chain=parent_chain, base=sn.stat(key).parent, consume=False,
+                                          tidy=hide)  # fmt: skip
 
 
 def commit_container(

@@ -1,11 +1,12 @@
-"""``docker diff`` and the layer of ``docker commit``: what a container changed in its filesystem (layer L6).
+"""``docker diff``: what a container changed in its filesystem (layer L6).
 
-Both read the container's writable layer where the snapshotter keeps it: an overlay upper
+It reads the container's writable layer where the snapshotter keeps it: an overlay upper
 directory over its image's layers (overlay, fuse-overlayfs), or a full copy compared with a view
 of the image (native). Rootless, the reading happens in a user namespace mapped like the
 containers', where the container's ids are themselves. The rules are in
-:mod:`dockernb.layers.changes`; the layer tar is :func:`dockernb.layers.diff.diff_overlay` /
-``diff_trees``, the code builds use, minus the runtime's mount points (docker's init layer).
+:mod:`dockernb.layers.changes`. ``docker commit``'s layer takes the builds' path
+(``ImageService.layer_from_snapshot``) and uses :func:`overlay_dirs` / :func:`lower_stat` here to
+leave the runtime's mount points out.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dockernb.errors import NoSuchSnapshot
-from dockernb.layers.changes import Change, hidden_paths, overlay_changes, tree_changes
-from dockernb.layers.diff import diff_overlay, diff_trees
+from dockernb.layers.changes import Change, overlay_changes, tree_changes
 from dockernb.linux.mount import run_in_userns
 from dockernb.spec.container import ContainerRecord
 from dockernb.spec.mount import Mount
@@ -26,10 +26,10 @@ from dockernb.spec.mount import Mount
 if TYPE_CHECKING:
     from dockernb.engine.containers.service import ContainerService
 
-__all__ = ["container_changes", "layer_dirs", "write_layer"]
+__all__ = ["container_changes", "layer_dirs", "lower_stat", "overlay_dirs"]
 
 
-def _overlay_dirs(mounts: Sequence[Mount]) -> tuple[str, tuple[str, ...]] | None:
+def overlay_dirs(mounts: Sequence[Mount]) -> tuple[str, tuple[str, ...]] | None:
     for m in mounts:
         upper, lowers = "", ""
         for opt in m.options:
@@ -51,7 +51,7 @@ def layer_dirs(svc: ContainerService, record: ContainerRecord) -> Iterator[tuple
     sn = svc.images.snapshotter
     key = record.extra.get("snapshot", record.id)
     mounts = sn.mounts(key)
-    found = _overlay_dirs(mounts)
+    found = overlay_dirs(mounts)
     if found is not None:
         yield "overlay", found[0], found[1]
         return
@@ -94,31 +94,7 @@ def container_changes(svc: ContainerService, container_id: str) -> list[Change]:
     return [Change(k, p) for k, p in rows]
 
 
-def write_layer(svc: ContainerService, record: ContainerRecord, out_fd: int, *,
-                after_fork: Callable[[], None] | None = None, read_fd: int = -1) -> bool:  # fmt: skip
-    """Write the container's changes as a layer tar to ``out_fd``; False when there are none.
-
-    Runs in a child (rootless: in the user namespace) that closes its copies of ``read_fd`` (the
-    pipe's other end) and ``out_fd``; ``after_fork`` runs here after the fork.
-    """
-    with layer_dirs(svc, record) as (kind, top, lowers):
-        def child() -> bool:
-            if read_fd >= 0:
-                os.close(read_fd)
-            with os.fdopen(out_fd, "wb") as out:
-                if kind == "overlay":
-                    hidden, _ = hidden_paths(top, lambda rel: _lower(lowers, rel))
-                    diff_overlay(top, out, exclude=hidden)
-                    return any(name not in hidden for name in os.listdir(top))
-                hidden, _ = hidden_paths(top, lambda rel: _lower(lowers, rel))
-                diff_trees(lowers[0], top, out, exclude=hidden)
-                return bool(tree_changes(lowers[0], top))
-
-        result: bool = run_in_userns(child, svc.images.idmap, after_fork=after_fork)
-        return result
-
-
-def _lower(lowers: Sequence[str], rel: str) -> os.stat_result | None:
+def lower_stat(lowers: Sequence[str], rel: str) -> os.stat_result | None:
     for lower in lowers:
         try:
             return os.lstat(os.path.join(lower, rel))

@@ -140,11 +140,15 @@ def test_dockerfile_on_stdin(cli: CLI, fake: FakeExecutor, tmp_path: Path) -> No
     )
 
 
-def test_without_an_executor_the_build_says_so(root_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(files(tmp_path, "build-classic-ok"))
-    code, out, err = CLI(root_dir, None)(["build", "."])
-    assert code == 1 and out.endswith("Step 1/5 : FROM busybox\n")
-    assert err == "executing build steps needs the image store and the container runtime\n"
+def test_the_engines_executor_is_the_default(root_dir: Path) -> None:
+    from dockernb.engine.build_executor import EngineExecutor
+    from dockernb.engine.builds import BuildService
+
+    engine = Engine(Config(root=root_dir))
+    executor = engine.builds.executor
+    assert isinstance(executor, EngineExecutor) and executor.images is engine.images  # one image service
+    alone = BuildService(Config(root=root_dir)).executor  # a service made on its own wires its own
+    assert isinstance(alone, EngineExecutor) and alone.images is not engine.images
 
 
 def test_grammar() -> None:

@@ -54,7 +54,8 @@ def test_to_json_follows_the_fields() -> None:
 
 def test_stream_records_carry_their_kind() -> None:
     assert stream_record(BuildStep(index=1, total=2, text="FROM busybox")) == {
-        "kind": "BuildStep", "index": 1, "total": 2, "text": "FROM busybox", "stage": 0}
+        "kind": "BuildStep", "index": 1, "total": 2, "text": "FROM busybox", "stage": 0,
+        "vertex": 0, "vertices": 0, "stage_name": "", "context_transfer": -1}  # BuildKit's progress fields
     assert stream_record("plain") == {"kind": "str", "value": "plain"}
 
 

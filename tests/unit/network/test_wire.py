@@ -83,6 +83,9 @@ def test_table_renders_nat_isolation_and_ports() -> None:
     assert "elements = { 127.0.0.1 . 5353 : 10.210.0.2 . 53 }" in text
     rootless = render_table("dockernb", _nets(), publish=False)
     assert "dnat" not in rootless and "masquerade" in rootless
+    assert "ct state invalid drop" not in text + rootless  # only where asked: never in the host's own netns
+    hub = render_table("dockernb", _nets(), publish=False, drop_invalid=True)
+    assert "chain input { type filter hook input priority filter; policy accept;\n    ct state invalid drop; }" in hub
 
 
 def test_element_scripts() -> None:
