@@ -1,36 +1,213 @@
-"""`make demo`: what dockernb can do on this machine so far, end to end and headless.
+"""`make demo`: every lab notebook executed headless, end to end, with a summary (top front-end layer).
 
-It grows into running every lab notebook (issue: the labs); today it shows the engine's view
-of the machine and the kit's registries.
+``python -m dockernb.demo`` runs ``notebooks/NN-*.ipynb`` in order, each in a fresh IPython kernel
+(nbclient) whose working directory is the notebook's, prints each cell's text output as it goes,
+then a table (notebook, cells, seconds, result), and exits 1 when one failed. The Makefile sets up
+the machine and the kit first. ``--lab`` starts JupyterLab on ``notebooks/`` instead (``make lab``).
+
+Run headless, the runner is stricter than a person at the notebook: before the notebook's own cells
+it wraps the ``%docker``/``%%docker``/``%%dockerfile`` magics so that a command ending with a
+non-zero exit code fails its cell (interactively the magic prints docker's error line and moves on),
+unless the cell says ``# expected to fail``. Executed notebooks are never written back: the
+committed ones stay without outputs (``--save DIR`` keeps executed copies for reading).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
 
-from dockernb.cli.main import main as cli
+__all__ = ["NOTEBOOKS", "Result", "lab_notebooks", "main", "run_notebook", "summary"]
+
+#: the repository's notebooks/ (the labs)
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+#: a cell containing this comment may end with a failed docker command (a lab shows an error)
+EXPECTED_FAILURE = "# expected to fail"
+
+# Run first in each kernel, not shown: docker commands that fail raise (see the module docstring).
+STRICT_PREAMBLE = f"""
+def __dockernb_strict():
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "dockernb")
+    magics = ip.magics_manager.magics
+
+    def wrap(kind, name):
+        inner = magics[kind].get(name)
+        if inner is None or getattr(inner, "__dockernb_strict__", False):
+            return
+
+        def strict(*args, **kwargs):
+            result = inner(*args, **kwargs)
+            code = ip.user_ns.get("_exit_code", 0)
+            cell = ip.history_manager.input_hist_raw[-1] if ip.history_manager.input_hist_raw else ""
+            if code and {EXPECTED_FAILURE!r} not in cell:
+                raise RuntimeError(f"docker {{args[0].strip()}}: exit code {{code}}")
+            return result
+
+        strict.__dockernb_strict__ = True
+        magics[kind][name] = strict
+
+    for kind, name in (("line", "docker"), ("cell", "docker"), ("cell", "dockerfile")):
+        wrap(kind, name)
+
+
+__dockernb_strict()
+del __dockernb_strict
+"""
+
+
+@dataclass
+class Result:
+    """One notebook's run: its name, how many code cells ran, the wall time, and the first error."""
+
+    name: str
+    cells: int
+    seconds: float
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def lab_notebooks(directory: Path = NOTEBOOKS) -> list[Path]:
+    """The labs in order: ``NN-topic.ipynb`` directly in ``directory``."""
+    return sorted(p for p in directory.glob("[0-9][0-9]-*.ipynb") if p.is_file())
+
+
+def _cell_text(cell: Any) -> str:  # noqa: ANN401 - an nbformat NotebookNode
+    """A code cell's outputs as a terminal would show them (streams, text/plain, errors)."""
+    parts: list[str] = []
+    for output in cell.get("outputs", []):
+        kind = output.get("output_type")
+        if kind == "stream":
+            parts.append(str(output.get("text", "")))
+        elif kind in ("execute_result", "display_data"):
+            text = str(output.get("data", {}).get("text/plain", ""))
+            if text and not text.startswith(("HBox(", "VBox(", "Output(", "HTML(")):
+                parts.append(text + "\n")
+        elif kind == "error":
+            parts.append(f"{output.get('ename')}: {output.get('evalue')}\n")
+    return "".join(parts)
+
+
+def run_notebook(path: Path, *, timeout: int = 900, out: TextIO | None = None, save: Path | None = None,
+                 echo: bool = True) -> Result:  # fmt: skip
+    """Execute one notebook in a fresh kernel (cwd: its directory); never raises for the notebook's failures."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    stream = out or sys.stdout
+    nb = nbformat.read(str(path), as_version=4)
+    preamble = nbformat.v4.new_code_cell(STRICT_PREAMBLE)
+    preamble.metadata["tags"] = ["dockernb-demo-preamble"]
+    nb.cells.insert(0, preamble)
+    cells = sum(1 for c in nb.cells[1:] if c.cell_type == "code")
+    executed = 0
+
+    def on_cell_executed(cell: Any, cell_index: int, execute_reply: Any) -> None:  # noqa: ANN401
+        nonlocal executed
+        if cell_index == 0:
+            return
+        executed += 1
+        if echo:
+            lines = str(cell.source).strip().splitlines()
+            head = "\n".join(f"  >>> {line}" for line in lines[:3]) + ("\n  >>> ..." if len(lines) > 3 else "")
+            stream.write(f"[{path.stem} {executed}/{cells}]\n{head}\n")
+            text = _cell_text(cell)
+            if text:
+                stream.write("".join(f"  {line}\n" for line in text.rstrip("\n").splitlines()))
+            stream.flush()
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_executed=on_cell_executed)  # fmt: skip
+    error = ""
+    start = time.monotonic()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        error = _first_line(str(err.ename) + ": " + str(err.evalue)) if getattr(err, "ename", "") else _first_line(err)
+    except (CellTimeoutError, DeadKernelError, RuntimeError, OSError) as err:
+        error = _first_line(f"{type(err).__name__}: {err}")
+    seconds = time.monotonic() - start
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        nb.cells.pop(0)
+        nbformat.write(nb, str(save / path.name))
+    return Result(path.stem, executed, seconds, error)
+
+
+def _first_line(err: object) -> str:
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "failed"
+
+
+def summary(results: Sequence[Result]) -> str:
+    """The table printed at the end."""
+    width = max([len("notebook"), *(len(r.name) for r in results)])
+    rows = [f"{'notebook':<{width}}  {'cells':>5}  {'seconds':>7}  result"]
+    for r in results:
+        rows.append(f"{r.name:<{width}}  {r.cells:>5}  {r.seconds:>7.1f}  {'pass' if r.ok else 'FAIL: ' + r.error}")
+    passed = sum(r.ok for r in results)
+    total = sum(r.seconds for r in results)
+    rows.append(f"{passed}/{len(results)} notebooks passed in {total:.0f} s")
+    return "\n".join(rows)
+
+
+def run_all(paths: Sequence[Path], *, out: TextIO, timeout: int = 900, save: Path | None = None,
+            echo: bool = True, progress: Callable[[Result], None] | None = None) -> list[Result]:  # fmt: skip
+    results: list[Result] = []
+    for path in paths:
+        out.write(f"=== {path.name} ===\n")
+        out.flush()
+        result = run_notebook(path, timeout=timeout, out=out, save=save, echo=echo)
+        out.write(f"=== {path.name}: {'pass' if result.ok else 'FAIL: ' + result.error} ({result.seconds:.1f} s)\n\n")
+        out.flush()
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return results
+
+
+def _lab(directory: Path) -> int:
+    import subprocess
+
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--notebook-dir={directory}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    print("starting JupyterLab on notebooks/; open the URL it prints (with its token)", flush=True)
+    return subprocess.call(cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dockernb.demo")
+    ap = argparse.ArgumentParser(prog="python -m dockernb.demo", description="run the lab notebooks headless")
     ap.add_argument("--lab", action="store_true", help="start JupyterLab on notebooks/ instead")
+    ap.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the notebooks directory")
+    ap.add_argument("--save", type=Path, default=None, help="write the executed notebooks to this directory")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds a cell may take")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no cell output, only the summary")
+    ap.add_argument("only", nargs="*", help="run only notebooks whose name starts with one of these (01 03-...)")
     args = ap.parse_args(argv)
     if args.lab:
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", "--notebook-dir=notebooks"]
-        if os.geteuid() == 0:
-            cmd.append("--allow-root")
-        print("starting JupyterLab; open the URL it prints", flush=True)
-        return subprocess.call(cmd)
-    steps = [["version"], ["info"]]
-    for argv_ in steps:
-        print(f"$ dockernb {' '.join(argv_)}", flush=True)
-        code = cli(argv_)
-        if code:
-            return code
-    return 0
+        return _lab(args.notebooks)
+    paths = lab_notebooks(args.notebooks)
+    if args.only:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
+    if not paths:
+        print(f"no lab notebooks in {args.notebooks}", file=sys.stderr)
+        return 1
+    results = run_all(paths, out=sys.stdout, timeout=args.timeout, save=args.save, echo=not args.quiet)
+    print(summary(results), flush=True)
+    return 0 if all(r.ok for r in results) else 1
 
 
 if __name__ == "__main__":
