@@ -33,32 +33,36 @@ EXPECTED_FAILURE = "# expected to fail"
 
 # Run first in each kernel, not shown: docker commands that fail raise (see the module docstring).
 STRICT_PREAMBLE = f"""
-def __dockernb_strict():
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "dockernb")
-    magics = ip.magics_manager.magics
+def __dockernb_strict(ip):
+    import functools
 
+    # wraps the magics once the notebook has loaded them (its %load_ext cell), before each cell
     def wrap(kind, name):
-        inner = magics[kind].get(name)
-        if inner is None or getattr(inner, "__dockernb_strict__", False):
+        magics = ip.magics_manager.magics[kind]
+        inner = magics.get(name)
+        if inner is None or getattr(inner, "dockernb_strict", False):
             return
 
+        @functools.wraps(inner)  # keeps the magic's attributes (no_var_expand: docker's {{...}} survive)
         def strict(*args, **kwargs):
             result = inner(*args, **kwargs)
             code = ip.user_ns.get("_exit_code", 0)
-            cell = ip.history_manager.input_hist_raw[-1] if ip.history_manager.input_hist_raw else ""
-            if code and {EXPECTED_FAILURE!r} not in cell:
+            raw = ip.history_manager.input_hist_raw
+            if code and {EXPECTED_FAILURE!r} not in (raw[-1] if raw else ""):
                 raise RuntimeError(f"docker {{args[0].strip()}}: exit code {{code}}")
             return result
 
-        strict.__dockernb_strict__ = True
-        magics[kind][name] = strict
+        strict.dockernb_strict = True
+        magics[name] = strict
 
-    for kind, name in (("line", "docker"), ("cell", "docker"), ("cell", "dockerfile")):
-        wrap(kind, name)
+    def before_cell(*_):
+        for kind, name in (("line", "docker"), ("cell", "docker"), ("cell", "dockerfile")):
+            wrap(kind, name)
+
+    ip.events.register("pre_run_cell", before_cell)
 
 
-__dockernb_strict()
+__dockernb_strict(get_ipython())
 del __dockernb_strict
 """
 
@@ -91,7 +95,7 @@ def _cell_text(cell: Any) -> str:  # noqa: ANN401 - an nbformat NotebookNode
             parts.append(str(output.get("text", "")))
         elif kind in ("execute_result", "display_data"):
             text = str(output.get("data", {}).get("text/plain", ""))
-            if text and not text.startswith(("HBox(", "VBox(", "Output(", "HTML(")):
+            if text and not text.startswith(("HBox(", "VBox(", "Output(", "HTML(", "<dockernb.notebook.")):
                 parts.append(text + "\n")
         elif kind == "error":
             parts.append(f"{output.get('ename')}: {output.get('evalue')}\n")

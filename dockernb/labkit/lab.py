@@ -48,8 +48,8 @@ def get(url: str, timeout: float = 60.0) -> str:
             time.sleep(0.3)
 
 
-def forget(containers: Iterable[str] = (), images: Iterable[str] = ()) -> list[str]:
-    """Remove these containers (forced) and images if they exist; the ones that were there."""
+def forget(containers: Iterable[str] = (), images: Iterable[str] = ()) -> None:
+    """Remove these containers (forced) and images if they exist, saying which were there."""
     removed: list[str] = []
     engine = Engine.from_env()
     try:
@@ -67,4 +67,5 @@ def forget(containers: Iterable[str] = (), images: Iterable[str] = ()) -> list[s
                 pass
     finally:
         engine.close()
-    return removed
+    if removed:
+        print("removed what an earlier run left:", " ".join(removed))
