@@ -8,4 +8,5 @@ c = get_config()  # noqa: F821 - nbgrader's config loader provides it
 c.CourseDirectory.course_id = "dockernb-labs"
 c.CourseDirectory.db_assignments = [{"name": "lab3"}, {"name": "lab6"}, {"name": "lab7"}]
 # a build in lab 7 downloads FastAPI from PyPI: give cells time
+c.ExecutePreprocessor.timeout = 600
 c.Execute.timeout = 600

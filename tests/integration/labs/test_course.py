@@ -32,10 +32,19 @@ TIMESTAMP = "2026-11-28 10:00:00.000000 UTC"
 
 def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None) -> str:
     nbgrader = Path(sys.executable).with_name("nbgrader")
-    proc = subprocess.run([str(nbgrader), *args], cwd=course, env=env, capture_output=True, text=True,
+    proc = subprocess.run([str(nbgrader), *args], cwd=course, env=env or dict(os.environ), capture_output=True, text=True,
                           timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module", autouse=True)
+def venv_path() -> Iterator[None]:
+    """nbgrader runs ``alembic`` (its gradebook's migrations) from PATH: the venv's bin first."""
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{saved}"
+    yield
+    os.environ["PATH"] = saved
 
 
 @pytest.fixture(scope="module")
