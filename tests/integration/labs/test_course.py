@@ -32,8 +32,8 @@ TIMESTAMP = "2026-11-28 10:00:00.000000 UTC"
 
 def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None) -> str:
     nbgrader = Path(sys.executable).with_name("nbgrader")
-    proc = subprocess.run([str(nbgrader), *args], cwd=course, env=env or dict(os.environ), capture_output=True, text=True,
-                          timeout=900)  # fmt: skip
+    proc = subprocess.run([str(nbgrader), *args], cwd=course, env=env or dict(os.environ),
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
 

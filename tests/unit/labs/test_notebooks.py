@@ -4,7 +4,6 @@ explanation, carry no outputs, and each cleans up by name what it creates (no ro
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
