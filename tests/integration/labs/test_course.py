@@ -169,7 +169,7 @@ def test_each_student_had_an_engine_of_their_own(course: Path, student_root: dic
     def tags(key: str) -> set[str]:
         engine = Engine.from_env({**os.environ, "DOCKERNB_ROOT": str(student_root[key]), "DOCKERNB_IMAGE_STORES": ""})
         try:
-            return {t for i in engine.images.list(all=True) for t in i.repo_tags}
+            return {t for i in engine.images.list(all=True) for t in i.tags}
         finally:
             engine.close()
 

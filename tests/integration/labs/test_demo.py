@@ -81,8 +81,8 @@ def test_the_labs_left_nothing(ran: tuple[list[Result], str], lab_env: dict[str,
 
     engine = Engine.from_env()
     try:
-        assert [c.names for c in engine.containers.list(all=True)] == []
-        tags = {t for i in engine.images.list() for t in i.repo_tags}
+        assert [c.record.name for c in engine.containers.list(all=True)] == []
+        tags = {t for i in engine.images.list() for t in i.tags}
     finally:
         engine.close()
     made = {"my_nginx:latest", "fastapi_simple_project:latest", "lab2-hello:latest"}
@@ -105,5 +105,5 @@ def test_a_failing_docker_command_fails_the_notebook(ran: tuple[list[Result], st
     result = run_notebook(path, out=out, timeout=120)
     assert not result.ok and result.cells == 3
     assert "docker rm no-such-container: exit code 1" in result.error
-    assert "not reached" not in out.getvalue()
+    assert "\n  not reached\n" not in out.getvalue() and ">>> print('not reached')" in out.getvalue()
     assert nbformat.read(str(path), as_version=4).cells[3].outputs == []  # never written back
