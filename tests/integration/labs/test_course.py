@@ -23,7 +23,7 @@ import pytest
 
 from dockernb.demo import NOTEBOOKS
 
-pytestmark = [pytest.mark.requires_root, pytest.mark.slow]
+pytestmark = [pytest.mark.requires_root, pytest.mark.kit, pytest.mark.slow]
 
 COURSE = NOTEBOOKS / "course"
 STORE_IMAGES = ("debian:bookworm", "nginx:latest", "python:3.11")

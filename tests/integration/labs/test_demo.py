@@ -19,7 +19,7 @@ import pytest
 
 from dockernb.demo import Result, lab_notebooks, run_all, run_notebook, summary
 
-pytestmark = [pytest.mark.requires_root, pytest.mark.slow]
+pytestmark = [pytest.mark.requires_root, pytest.mark.kit, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
