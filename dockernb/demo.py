@@ -23,10 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["NOTEBOOKS", "Result", "lab_notebooks", "main", "run_notebook", "summary"]
+__all__ = ["NOTEBOOKS", "Result", "docker_kernel_version", "lab_notebooks", "main", "run_all", "run_notebook",
+           "summary"]  # fmt: skip
 
 #: the repository's notebooks/ (the labs)
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+#: the Docker kernel's name (dockernb.kernel): bash cells, ``docker`` runs in the kernel's engine
+DOCKER_KERNEL = "dockernb"
 
 #: a cell containing this comment may end with a failed docker command (a lab shows an error)
 EXPECTED_FAILURE = "# expected to fail"
@@ -102,9 +106,52 @@ def _cell_text(cell: Any) -> str:  # noqa: ANN401 - an nbformat NotebookNode
     return "".join(parts)
 
 
+def docker_kernel_version(nb: Any) -> Any:  # noqa: ANN401 - nbformat's NotebookNode
+    """The notebook for the Docker kernel: its docker-only cells as bash (``%docker X`` -> ``docker X``).
+
+    Cells holding Python (the setup, requests from the notebook) have no place in a bash kernel and
+    are left out, so only the labs marked ``"dockernb": {"docker_kernel": true}`` are run this way.
+    """
+    import copy
+
+    twin = copy.deepcopy(nb)
+    twin.cells = []
+    for cell in nb.cells:
+        lines = [line for line in str(cell.source).splitlines() if line.strip()]
+        if cell.cell_type != "code":
+            twin.cells.append(copy.deepcopy(cell))
+        elif lines and all(line.startswith(("%docker ", "#")) for line in lines):
+            new = copy.deepcopy(cell)
+            new.source = "\n".join(line[1:] if line.startswith("%docker ") else line for line in lines)
+            twin.cells.append(new)
+    twin.metadata["kernelspec"] = {"name": DOCKER_KERNEL, "display_name": "Docker (dockernb)", "language": "bash"}
+    return twin
+
+
+def ensure_docker_kernel() -> None:
+    """Install the Docker kernel's spec into this environment when Jupyter does not know it yet."""
+    import subprocess
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if DOCKER_KERNEL not in KernelSpecManager().find_kernel_specs():
+        subprocess.run([sys.executable, "-m", "dockernb.kernel", "install", "--sys-prefix"], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def wants_docker_kernel(path: Path) -> bool:
+    """The lab says it also runs in the Docker kernel (its metadata)."""
+    import json
+
+    return bool(json.loads(path.read_text()).get("metadata", {}).get("dockernb", {}).get("docker_kernel"))
+
+
 def run_notebook(path: Path, *, timeout: int = 900, out: TextIO | None = None, save: Path | None = None,
-                 echo: bool = True) -> Result:  # fmt: skip
-    """Execute one notebook in a fresh kernel (cwd: its directory); never raises for the notebook's failures."""
+                 echo: bool = True, docker_kernel: bool = False) -> Result:  # fmt: skip
+    """Execute one notebook in a fresh kernel (cwd: its directory); never raises for the notebook's failures.
+
+    ``docker_kernel``: its :func:`docker_kernel_version` in the Docker kernel (bare ``docker`` lines).
+    """
     import importlib
 
     from nbclient import NotebookClient
@@ -113,7 +160,12 @@ def run_notebook(path: Path, *, timeout: int = 900, out: TextIO | None = None, s
     nbformat: Any = importlib.import_module("nbformat")  # untyped: as Any, not a mypy exception for all
     stream = out or sys.stdout
     nb = nbformat.read(str(path), as_version=4)
-    preamble = nbformat.v4.new_code_cell(STRICT_PREAMBLE)
+    name = path.stem
+    if docker_kernel:
+        nb = docker_kernel_version(nb)
+        name += " [docker kernel]"
+    # the Docker kernel fails a cell on a non-zero exit code by itself: its first cell is a no-op
+    preamble = nbformat.v4.new_code_cell("true" if docker_kernel else STRICT_PREAMBLE)
     preamble.metadata["tags"] = ["dockernb-demo-preamble"]
     nb.cells.insert(0, preamble)
     cells = sum(1 for c in nb.cells[1:] if c.cell_type == "code")
@@ -127,13 +179,14 @@ def run_notebook(path: Path, *, timeout: int = 900, out: TextIO | None = None, s
         if echo:
             lines = str(cell.source).strip().splitlines()
             head = "\n".join(f"  >>> {line}" for line in lines[:3]) + ("\n  >>> ..." if len(lines) > 3 else "")
-            stream.write(f"[{path.stem} {executed}/{cells}]\n{head}\n")
+            stream.write(f"[{name} {executed}/{cells}]\n{head}\n")
             text = _cell_text(cell)
             if text:
                 stream.write("".join(f"  {line}\n" for line in text.rstrip("\n").splitlines()))
             stream.flush()
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+    kernel = DOCKER_KERNEL if docker_kernel else "python3"
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=False,
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_executed=on_cell_executed)  # fmt: skip
     error = ""
@@ -148,8 +201,8 @@ def run_notebook(path: Path, *, timeout: int = 900, out: TextIO | None = None, s
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
         nb.cells.pop(0)
-        nbformat.write(nb, str(save / path.name))
-    return Result(path.stem, executed, seconds, error)
+        nbformat.write(nb, str(save / (path.stem + (".docker-kernel" if docker_kernel else "") + path.suffix)))
+    return Result(name, executed, seconds, error)
 
 
 def _first_line(err: object) -> str:
@@ -171,12 +224,17 @@ def summary(results: Sequence[Result]) -> str:
 
 def run_all(paths: Sequence[Path], *, out: TextIO, timeout: int = 900, save: Path | None = None,
             echo: bool = True, progress: Callable[[Result], None] | None = None) -> list[Result]:  # fmt: skip
+    """Each notebook in the IPython kernel, then (the labs that say so) in the Docker kernel."""
     results: list[Result] = []
-    for path in paths:
-        out.write(f"=== {path.name} ===\n")
+    runs = [(p, False) for p in paths] + [(p, True) for p in paths if wants_docker_kernel(p)]
+    if any(docker for _, docker in runs):
+        ensure_docker_kernel()
+    for path, docker in runs:
+        title = path.name + (" [docker kernel]" if docker else "")
+        out.write(f"=== {title} ===\n")
         out.flush()
-        result = run_notebook(path, timeout=timeout, out=out, save=save, echo=echo)
-        out.write(f"=== {path.name}: {'pass' if result.ok else 'FAIL: ' + result.error} ({result.seconds:.1f} s)\n\n")
+        result = run_notebook(path, timeout=timeout, out=out, save=save, echo=echo, docker_kernel=docker)
+        out.write(f"=== {title}: {'pass' if result.ok else 'FAIL: ' + result.error} ({result.seconds:.1f} s)\n\n")
         out.flush()
         results.append(result)
         if progress is not None:
