@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from dockernb.demo import EXPECTED_FAILURE, NOTEBOOKS, Result, lab_notebooks, summary
+from dockernb.demo import EXPECTED_FAILURE, NOTEBOOKS, Result, docker_kernel_version, lab_notebooks, summary
 
 LABS = [
     "01-first-container",
@@ -119,3 +119,14 @@ def test_summary_table() -> None:
     assert lines[1].split() == ["01-first-container", "6", "1.9", "pass"]
     assert lines[2].split()[:4] == ["07-dockerfile", "3", "40.0", "FAIL:"]
     assert lines[-1] == "1/2 notebooks passed in 42 s"
+
+
+def test_docker_kernel_twin_is_the_docker_lines_as_bash() -> None:
+    twin = docker_kernel_version(_read("01-first-container"))
+    assert twin.metadata["kernelspec"]["name"] == "dockernb"
+    code = [c.source for c in twin.cells if c.cell_type == "code"]
+    assert code[0] == "docker run --name lab1-hello hello-world"
+    assert code[-1] == "docker rm lab1-hello"
+    assert not any("%" in c or "lab." in c for c in code)  # no magics, no Python left
+    assert twin.cells[0].source.startswith("# Lab 1:")
+    nbformat.validate(twin)
