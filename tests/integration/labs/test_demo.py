@@ -112,3 +112,10 @@ def test_a_failing_docker_command_fails_the_notebook(ran: tuple[list[Result], st
     assert "docker rm no-such-container: exit code 1" in result.error
     assert "\n  not reached\n" not in out.getvalue() and ">>> print('not reached')" in out.getvalue()
     assert nbformat.read(str(path), as_version=4).cells[3].outputs == []  # never written back
+
+
+def test_labs_run_again_on_the_same_root(ran: tuple[list[Result], str]) -> None:
+    """Twice in a row (and in any order): what a lab made, it removed; what it pulled is reused."""
+    again = [p for p in lab_notebooks() if p.stem[:2] in ("09", "06", "02")]
+    results = run_all(list(reversed(again)), out=io.StringIO(), timeout=600)
+    assert [(r.name, r.ok, r.error) for r in results] == [(p.stem, True, "") for p in reversed(again)]
