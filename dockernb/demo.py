@@ -186,7 +186,9 @@ def run_notebook(path: Path, *, timeout: int = 900, out: TextIO | None = None, s
             stream.flush()
 
     kernel = DOCKER_KERNEL if docker_kernel else "python3"
+    # the kernels' log: ipykernel warns at each start that its local TCP is unencrypted; errors still show
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_executed=on_cell_executed)  # fmt: skip
     error = ""
