@@ -22,6 +22,7 @@ import nbformat
 import pytest
 
 from dockernb.demo import NOTEBOOKS
+from tests.integration.labs.roots import remove_root
 
 pytestmark = [pytest.mark.requires_root, pytest.mark.kit, pytest.mark.slow]
 
@@ -83,17 +84,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def student_root() -> Iterator[dict[str, Path]]:
     roots: dict[str, Path] = {}
     yield roots
-    from dockernb.engine import Engine
-    from dockernb.testing.roots import wipe_root
-
     for root in roots.values():
-        engine = Engine.from_env({**os.environ, "DOCKERNB_ROOT": str(root)})
-        try:
-            for c in engine.containers.list(all=True):  # a failed grading may leave its containers
-                engine.containers.remove(c.id, force=True)
-        finally:
-            engine.close()
-        wipe_root(root)
+        remove_root(root)
 
 
 def _submit(course: Path, student: str, assignment: str, nb: nbformat.NotebookNode) -> None:

@@ -18,6 +18,7 @@ import nbformat
 import pytest
 
 from dockernb.demo import NOTEBOOKS, Result, lab_notebooks, run_all, run_notebook, summary, wants_docker_kernel
+from tests.integration.labs.roots import remove_root
 
 pytestmark = [pytest.mark.requires_root, pytest.mark.kit, pytest.mark.slow]
 
@@ -28,8 +29,6 @@ def lab_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     if "DOCKERNB_REGISTRY_MIRRORS" not in os.environ:
         pytest.fail("the kit environment is not set: run the tests through `make test` (or `make kit` first)")
     import tempfile
-
-    from dockernb.testing.roots import wipe_root
 
     root = Path(tempfile.mkdtemp(prefix="dockernb-test-root-", dir="/var/tmp"))
     env = {"DOCKERNB_ROOT": str(root), "DOCKER_CONFIG": str(tmp_path_factory.mktemp("docker-config"))}
@@ -43,7 +42,7 @@ def lab_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        wipe_root(root)
+        remove_root(root)
 
 
 @pytest.fixture(scope="module")
