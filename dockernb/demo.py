@@ -53,7 +53,8 @@ def __dockernb_strict(ip):
             code = ip.user_ns.get("_exit_code", 0)
             raw = ip.history_manager.input_hist_raw
             if code and {EXPECTED_FAILURE!r} not in (raw[-1] if raw else ""):
-                raise RuntimeError(f"docker {{args[0].strip()}}: exit code {{code}}")
+                magic = ("%%" if kind == "cell" else "%") + name
+                raise RuntimeError(f"{{magic}} {{args[0].strip()}}: exit code {{code}}")
             return result
 
         strict.dockernb_strict = True
