@@ -42,8 +42,8 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/pip install -q --upgrade pip
 fi
 if [ ! -f "$stamp" ]; then
-  echo "[setup] pip install -e .[test,dev,kit,notebook,jupyter,browser]" >&2
-  .venv/bin/pip install -q -e '.[test,dev,kit,notebook,jupyter,browser]' 2>&1 | grep -v '^WARNING: Location' || true
+  echo "[setup] pip install -e .[test,dev,kit,notebook,jupyter,browser,labs]" >&2
+  .venv/bin/pip install -q -e '.[test,dev,kit,notebook,jupyter,browser,labs]' 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -c 'import dockernb' 
   rm -f .venv/.installed-*
   touch "$stamp"
