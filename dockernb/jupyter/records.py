@@ -18,12 +18,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 from dockernb.errors import NotSupported
+from dockernb.present.containers import status_text
+from dockernb.spec.container import ContainerSummary
 from dockernb.spec.events import Event
 
 __all__ = [
     "ContainerService",
     "EventSource",
     "ImageService",
+    "container_row",
     "containers",
     "events_source",
     "images",
@@ -51,6 +54,38 @@ def to_json(value: object) -> Any:
     if isinstance(value, Iterable):
         return [to_json(v) for v in value]
     return str(value)
+
+
+def container_row(item: object) -> Any:
+    """One row of the sidebar's containers list: docker ps's columns in the engine's field names.
+
+    A :class:`ContainerSummary` (the container service's ``list``) becomes ``{id, name, image,
+    state, status, created, ports}``, ``status`` as ps words it ("Up 3 minutes") and each port
+    ``{container_port, protocol, host_ip, host_port}`` (``host_port`` null when only exposed);
+    another record (an engine that already speaks rows) passes through :func:`to_json`.
+    """
+    if not isinstance(item, ContainerSummary):
+        return to_json(item)
+    record, state = item.record, item.state
+    ports: list[dict[str, Any]] = [
+        {"container_port": b.container_port, "protocol": b.proto, "host_ip": b.host_ip, "host_port": b.host_port}
+        for b in item.bindings
+    ]
+    bound = {(b.container_port, b.proto) for b in item.bindings}
+    ports += [
+        {"container_port": port, "protocol": proto, "host_ip": "", "host_port": None}
+        for port, proto in item.exposed
+        if (port, proto) not in bound
+    ]
+    return {
+        "id": record.id,
+        "name": record.name,
+        "image": record.config.image,
+        "state": to_json(state.status),
+        "status": status_text(state),
+        "created": record.created.isoformat(),
+        "ports": ports,
+    }
 
 
 def stream_record(record: object) -> dict[str, Any]:

@@ -1,0 +1,165 @@
+"""The Docker sidebar with real containers: a notebook starts one, the sidebar shows it, stops it,
+opens a shell in it, removes it (JupyterLab in headless chromium, the real engine, root pass only).
+
+The lab's engine root sees the session's shared busybox (no pull); everything the test starts
+is removed through the engine before the lab stops, and checked gone (processes, mounts).
+Screenshots land in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Browser, open_lab, shot
+from tests.browser.launcher import Jupyter, free_port, jupyter
+from tests.integration.containers.conftest import clean_root
+
+API = "/dockernb/api/v1"
+NAME = "nbweb"
+pytestmark = pytest.mark.slow
+
+SETTINGS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    # xterm keeps an accessible copy of the screen in the DOM: the test reads the terminal there
+    "@jupyterlab/terminal-extension:plugin": {"screenReaderMode": True},
+}
+
+
+def _cell(port: int) -> str:
+    # a web server that stops at once on SIGTERM (a shell as pid 1 ignores it without a trap)
+    script = "trap 'exit 0' TERM; echo hello-from-nbweb > /tmp/index.html; httpd -f -p 80 -h /tmp & wait"
+    argv = ["run", "-d", "--name", NAME, "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", script]
+    return (
+        "import subprocess, sys\n"
+        f"r = subprocess.run([sys.executable, '-m', 'dockernb', *{argv!r}], capture_output=True, text=True)\n"
+        "print(r.returncode, r.stdout.strip(), r.stderr.strip())"
+    )
+
+
+def _notebook(source: str) -> dict[str, Any]:
+    return {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "run", "metadata": {}, "outputs": [],
+                   "source": source}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture(scope="module")
+def lab(shared_images: Path) -> Iterator[tuple[Jupyter, int]]:
+    keys = ("DOCKERNB_REGISTRY_MIRRORS", "DOCKERNB_INSECURE_REGISTRIES", "DOCKERNB_KIT_DIR")
+    env = {k: os.environ[k] for k in keys if k in os.environ}
+    env["DOCKERNB_IMAGE_STORES"] = str(shared_images)
+    port = free_port()
+    with jupyter("lab-containers", app="lab", args=["--LabApp.expose_app_in_browser=True"], env=env,
+                 lab_settings=SETTINGS) as server:
+        (server.root / "run.ipynb").write_text(json.dumps(_notebook(_cell(port))))
+        try:
+            yield server, port
+        finally:
+            left = clean_root({**os.environ, **env, "DOCKERNB_ROOT": str(server.engine_root)}, server.engine_root)
+            assert not left, f"left behind: {left}"
+
+
+def row(name: str) -> str:
+    return f"#dockernb-containers li.dockernb-container[data-name='{name}']"
+
+
+def _terminal_text(page: Any, name: str) -> str:
+    return str(page.evaluate("""n => { const w = [...window.jupyterapp.shell.widgets('main')]
+        .find(w => w.content?.session?.name === n);
+        return w ? w.node.querySelector('.xterm-accessibility-tree')?.innerText ?? '' : ''; }""", name))
+
+
+def _wait_terminal(page: Any, name: str, pattern: str) -> str:
+    page.wait_for_function(
+        """([n, p]) => { const w = [...window.jupyterapp.shell.widgets('main')]
+           .find(w => w.content?.session?.name === n);
+           const t = w?.node.querySelector('.xterm-accessibility-tree')?.innerText ?? '';
+           return new RegExp(p, 'm').test(t); }""",
+        arg=[name, pattern], timeout=90_000)
+    return _terminal_text(page, name)
+
+
+def _show_sidebar(b: Browser) -> None:
+    b.page.evaluate("window.jupyterapp.shell.activateById('dockernb-sidebar')")
+    b.page.wait_for_selector("#dockernb-sidebar:visible")
+    b.page.wait_for_selector(".dockernb-live[data-state='live'], .dockernb-live[data-state='manual']")
+
+
+def _live(b: Browser) -> bool:
+    return b.page.get_attribute(".dockernb-live", "data-state") == "live"
+
+
+def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, int]) -> None:
+    server, port = lab
+    with open_lab(chromium, server, "run.ipynb") as b:
+        page = b.page
+        page.wait_for_function("""() => { const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+            return k?.status === 'idle' && k?.connectionStatus === 'connected'; }""", timeout=120_000)
+        _show_sidebar(b)
+        page.wait_for_selector("#dockernb-containers .dockernb-empty:not(:has-text('loading'))")
+        assert page.locator(row(NAME)).count() == 0
+
+        # the notebook starts a container
+        # not awaited: the command's promise follows the execution, the output says when it is done
+        page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        out = page.wait_for_selector(".jp-OutputArea-output pre", timeout=120_000).inner_text()
+        assert re.fullmatch(r"0 [0-9a-f]{64}\s*", out), out
+        cid = out.split()[1]
+
+        # it appears: by the engine's event when the feed is live, else when the sidebar is refreshed
+        if not _live(b):
+            assert "no events source yet" in page.inner_text(".dockernb-live")
+            page.evaluate("window.jupyterapp.commands.execute('dockernb:refresh')")
+        page.wait_for_selector(f"{row(NAME)}[data-state='running']", timeout=60_000)
+        assert page.inner_text(f"{row(NAME)} .dockernb-state").startswith("Up ")
+        detail = page.inner_text(f"{row(NAME)} .dockernb-row-detail")
+        assert detail.startswith("busybox"), detail
+        # the published port is a link that reaches the container's web server
+        link = page.locator(f"{row(NAME)} a.dockernb-port")
+        assert link.inner_text() == f"{port}→80/tcp"
+        href = link.get_attribute("href")
+        assert href == f"http://127.0.0.1:{port}/"
+        with urllib.request.urlopen(href, timeout=30) as resp:
+            assert resp.read().decode().strip() == "hello-from-nbweb"
+        shot(page, "containers-running")
+
+        # "Open a shell": a JupyterLab terminal running `dockernb exec -it nbweb sh`; hostname answers
+        page.click(f"{row(NAME)} button[data-action='shell']")
+        term = f"dockernb_shell_{NAME}"
+        _wait_terminal(page, term, r"^/ # $")
+        page.click(".jp-Terminal:visible .xterm-screen")
+        page.keyboard.type("hostname")
+        page.keyboard.press("Enter")
+        text = _wait_terminal(page, term, rf"^{cid[:12]}\s*$")
+        assert f"exec -it {NAME} sh" in text
+        shot(page, "containers-shell")
+        page.keyboard.type("exit")
+        page.keyboard.press("Enter")
+        assert server.api(f"/api/terminals/{term}", method="DELETE")[0] == 204
+
+        # stop it from the sidebar: the row's state follows
+        _show_sidebar(b)
+        page.click(f"{row(NAME)} button[data-action='stop']")
+        page.wait_for_selector(f"{row(NAME)}[data-state='exited']", timeout=60_000)
+        assert page.inner_text(f"{row(NAME)} .dockernb-state").startswith("Exited (0) ")
+        assert page.locator(f"{row(NAME)} button").all_inner_texts() == ["start", "logs", "remove"]
+        status, body = server.api(f"{API}/containers")
+        assert status == 200 and [(c["name"], c["state"]) for c in body["containers"]] == [(NAME, "exited")]
+        shot(page, "containers-stopped")
+
+        # and remove it
+        page.click(f"{row(NAME)} button[data-action='remove']")
+        page.wait_for_selector(row(NAME), state="detached", timeout=60_000)
+        assert server.api(f"{API}/containers") == (200, {"containers": []})
+        assert b.errors == []
