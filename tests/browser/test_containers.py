@@ -129,8 +129,11 @@ def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, 
         link = page.locator(f"{row(NAME)} a.dockernb-port")
         assert link.inner_text() == f"{port}→80/tcp"
         href = link.get_attribute("href")
-        assert href == f"http://127.0.0.1:{port}/"
-        with urllib.request.urlopen(href, timeout=30) as resp:
+        # through jupyter-server-proxy (the browser extra installs it): reachable wherever the lab is
+        assert server.api(f"{API}/client")[1]["proxy"] is True
+        assert href == f"{server.url}/proxy/{port}/"
+        req = urllib.request.Request(href, headers={"Authorization": f"token {server.token}"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
             assert resp.read().decode().strip() == "hello-from-nbweb"
         shot(page, "containers-running")
 

@@ -24,7 +24,9 @@ SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"
 
 @pytest.fixture(scope="module")
 def seam(chromium: Any) -> Iterator[tuple[Jupyter, Browser]]:
-    with jupyter("lab-seam", app="lab", args=["--LabApp.expose_app_in_browser=True", FAKE],
+    # jupyter-server-proxy off here: ports link straight to the host (test_containers covers the proxy)
+    args = ["--LabApp.expose_app_in_browser=True", FAKE, "--ServerApp.jpserver_extensions=jupyter_server_proxy=False"]
+    with jupyter("lab-seam", app="lab", args=args,
                  lab_settings=SETTINGS) as lab, open_lab(chromium, lab, "") as b:
         b.page.click(".jp-SideBar [data-id='dockernb-sidebar']")
         b.page.wait_for_selector("#dockernb-sidebar:visible")
@@ -44,7 +46,7 @@ def test_rows_render_the_records(seam: tuple[Jupyter, Browser]) -> None:
     assert page.inner_text(f"{row('web')} .dockernb-row-detail").startswith("nginx:latest")
     link = page.locator(f"{row('web')} a.dockernb-port")
     assert link.inner_text() == "8080→80/tcp"
-    assert link.get_attribute("href") == "http://127.0.0.1:8080/"  # no jupyter-server-proxy here
+    assert link.get_attribute("href") == "http://127.0.0.1:8080/"  # jupyter-server-proxy is off here
     assert page.locator(f"{row('web')} button").all_inner_texts() == ["stop", "restart", "shell", "attach", "logs",
                                                                        "remove"]
     assert page.locator(f"{row('db')} button").all_inner_texts() == ["start", "logs", "remove"]
