@@ -24,6 +24,7 @@ from tests.integration.containers.conftest import clean_root
 
 API = "/dockernb/api/v1"
 NAME = "nbweb"
+IDLE = "nbidle"
 pytestmark = pytest.mark.slow
 
 SETTINGS = {
@@ -35,12 +36,16 @@ SETTINGS = {
 
 def _cell(port: int) -> str:
     # a web server that stops at once on SIGTERM (a shell as pid 1 ignores it without a trap)
-    script = "trap 'exit 0' TERM; echo hello-from-nbweb > /tmp/index.html; httpd -f -p 80 -h /tmp & wait"
+    script = ("trap 'exit 0' TERM; echo serving on 80; echo hello-from-nbweb > /tmp/index.html; "
+              "httpd -f -p 80 -h /tmp & wait")
     argv = ["run", "-d", "--name", NAME, "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", script]
     return (
         "import subprocess, sys\n"
-        f"r = subprocess.run([sys.executable, '-m', 'dockernb', *{argv!r}], capture_output=True, text=True)\n"
-        "print(r.returncode, r.stdout.strip(), r.stderr.strip())"
+        "def docker(*args):\n"
+        "    r = subprocess.run([sys.executable, '-m', 'dockernb', *args], capture_output=True, text=True)\n"
+        "    print(r.returncode, r.stdout.strip(), r.stderr.strip())\n"
+        f"docker(*{argv!r})\n"
+        f"docker('create', '--name', {IDLE!r}, 'busybox', 'true')"
     )
 
 
@@ -113,15 +118,20 @@ def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, 
         # the notebook starts a container
         # not awaited: the command's promise follows the execution, the output says when it is done
         page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        out = page.wait_for_selector(".jp-OutputArea-output pre", timeout=120_000).inner_text()
-        assert re.fullmatch(r"0 [0-9a-f]{64}\s*", out), out
-        cid = out.split()[1]
+        page.wait_for_function("document.querySelector('.jp-OutputArea-output pre')?.innerText.split('\\n')"
+                               ".filter(l => l.trim()).length >= 2", timeout=120_000)
+        out = page.inner_text(".jp-OutputArea-output pre")
+        assert re.fullmatch(r"0 [0-9a-f]{64}\s*\n0 [0-9a-f]{64}\s*", out), out
+        cid, idle_id = (line.split()[1] for line in out.strip().splitlines())
 
         # it appears: by the engine's event when the feed is live, else when the sidebar is refreshed
         if not _live(b):
             assert "no events source yet" in page.inner_text(".dockernb-live")
             page.evaluate("window.jupyterapp.commands.execute('dockernb:refresh')")
         page.wait_for_selector(f"{row(NAME)}[data-state='running']", timeout=60_000)
+        page.wait_for_selector(f"{row(IDLE)}[data-state='created']", timeout=60_000)
+        assert page.inner_text("#dockernb-containers .dockernb-section-title") == "Containers (2)"
+        assert page.inner_text(f"{row(IDLE)} .dockernb-state") == "Created"
         assert page.inner_text(f"{row(NAME)} .dockernb-state").startswith("Up ")
         detail = page.inner_text(f"{row(NAME)} .dockernb-row-detail")
         assert detail.startswith("busybox"), detail
@@ -151,6 +161,11 @@ def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, 
         page.keyboard.press("Enter")
         assert server.api(f"/api/terminals/{term}", method="DELETE")[0] == 204
 
+        # its logs, followed in a terminal
+        page.click(f"{row(NAME)} button[data-action='logs']")
+        _wait_terminal(page, f"dockernb_logs_{NAME}", r"^serving on 80\s*$")
+        assert server.api(f"/api/terminals/dockernb_logs_{NAME}", method="DELETE")[0] == 204
+
         # stop it from the sidebar: the row's state follows
         _show_sidebar(b)
         page.click(f"{row(NAME)} button[data-action='stop']")
@@ -158,11 +173,20 @@ def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, 
         assert page.inner_text(f"{row(NAME)} .dockernb-state").startswith("Exited (0) ")
         assert page.locator(f"{row(NAME)} button").all_inner_texts() == ["start", "logs", "remove"]
         status, body = server.api(f"{API}/containers")
-        assert status == 200 and [(c["name"], c["state"]) for c in body["containers"]] == [(NAME, "exited")]
+        states = sorted((c["name"], c["state"]) for c in body["containers"])
+        assert status == 200 and states == [(IDLE, "created"), (NAME, "exited")], body
         shot(page, "containers-stopped")
 
-        # and remove it
-        page.click(f"{row(NAME)} button[data-action='remove']")
+        # remove one from its row, prune the other from the palette's command (progress in the sidebar)
+        page.click(f"{row(IDLE)} button[data-action='remove']")
+        page.wait_for_selector(row(IDLE), state="detached", timeout=60_000)
+        page.evaluate("window.jupyterapp.commands.execute('dockernb:prune', {confirmed: true})")
+        page.wait_for_selector(".dockernb-op:first-child[data-state='done'] summary:has-text('prune')", timeout=60_000)
+        lines = page.inner_text(".dockernb-op:first-child .dockernb-op-output").splitlines()
+        assert lines[:3] == ["Deleted Containers:", cid, ""], lines
+        assert re.fullmatch(r"Total reclaimed space: \d+(\.\d+)?[kMG]?B", lines[-1]), lines
         page.wait_for_selector(row(NAME), state="detached", timeout=60_000)
+        assert idle_id not in lines
         assert server.api(f"{API}/containers") == (200, {"containers": []})
+        shot(page, "containers-pruned")
         assert b.errors == []
