@@ -109,7 +109,8 @@ def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, 
     server, port = lab
     with open_lab(chromium, server, "run.ipynb") as b:
         page = b.page
-        page.wait_for_function("""() => { const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+        page.wait_for_function("""() => {
+            const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
             return k?.status === 'idle' && k?.connectionStatus === 'connected'; }""", timeout=120_000)
         _show_sidebar(b)
         page.wait_for_selector("#dockernb-containers .dockernb-empty:not(:has-text('loading'))")

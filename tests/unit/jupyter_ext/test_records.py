@@ -100,9 +100,8 @@ def test_a_container_summary_becomes_a_sidebar_row() -> None:
     record = ContainerRecord(id="a" * 64, name="web", created=created, config=ContainerConfig(image="nginx"))
     now = datetime.datetime.now(datetime.UTC)
     running = ContainerState(status=ContainerStatus.RUNNING, started_at=now - datetime.timedelta(minutes=3))
-    summary = ContainerSummary(record=record, state=running,
-                               bindings=(PortBinding(container_port=80, proto="tcp", host_ip="0.0.0.0", host_port=8080),),
-                               exposed=((80, "tcp"), (443, "tcp")))
+    bound = PortBinding(container_port=80, proto="tcp", host_ip="0.0.0.0", host_port=8080)
+    summary = ContainerSummary(record=record, state=running, bindings=(bound,), exposed=((80, "tcp"), (443, "tcp")))
     assert container_row(summary) == {
         "id": "a" * 64, "name": "web", "image": "nginx", "state": "running", "status": "Up 3 minutes",
         "created": "2026-11-28T12:00:00+00:00",
