@@ -37,7 +37,7 @@ SETTINGS = {
 def _cell(port: int) -> str:
     # a web server that stops at once on SIGTERM (a shell as pid 1 ignores it without a trap)
     script = ("trap 'exit 0' TERM; echo serving on 80; echo hello-from-nbweb > /tmp/index.html; "
-              "httpd -f -p 80 -h /tmp & wait")
+              "httpd -f -v -p 80 -h /tmp & wait")
     argv = ["run", "-d", "--name", NAME, "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", script]
     return (
         "import subprocess, sys\n"
@@ -106,6 +106,8 @@ def _live(b: Browser) -> bool:
 
 
 def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, int]) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # the browser extra (make setup)
+
     server, port = lab
     with open_lab(chromium, server, "run.ipynb") as b:
         page = b.page
@@ -166,6 +168,26 @@ def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, 
         page.click(f"{row(NAME)} button[data-action='logs']")
         _wait_terminal(page, f"dockernb_logs_{NAME}", r"^serving on 80\s*$")
         assert server.api(f"/api/terminals/dockernb_logs_{NAME}", method="DELETE")[0] == 204
+
+        # "Attach": the container's output from now on (httpd -v logs each request on stderr)
+        page.click(f"{row(NAME)} button[data-action='attach']")
+        term = f"dockernb_attach_{NAME}"
+        _wait_terminal(page, term, rf"attach {NAME}$")
+        req = urllib.request.Request(href, headers={"Authorization": f"token {server.token}"})
+        for _ in range(60):  # until the attachment is there to see a request
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                resp.read()
+            try:
+                page.wait_for_function(
+                    """n => [...window.jupyterapp.shell.widgets('main')].find(w => w.content?.session?.name === n)
+                       ?.node.querySelector('.xterm-accessibility-tree')?.innerText.includes('response:200')""",
+                    arg=term, timeout=1_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        assert "response:200" in _terminal_text(page, term)
+        shot(page, "containers-attach")
+        assert server.api(f"/api/terminals/{term}", method="DELETE")[0] == 204
 
         # stop it from the sidebar: the row's state follows
         _show_sidebar(b)
