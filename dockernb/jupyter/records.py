@@ -3,9 +3,11 @@
 The sidebar speaks the engine's own vocabulary, not the Docker Engine API's wire shapes: a record
 (a dataclass of the engine or of ``dockernb.spec``) becomes a JSON object with the same field
 names. Long operations stream one record per line, tagged with its class name in ``kind``.
+Containers are the exception: :func:`container_row` flattens a ``ps`` summary into the row the
+sidebar draws (name, image, state, status, ports).
 
-The container and image services arrive with their issues; until then :func:`service` answers
-with an honest 501 that names what is missing, and the sidebar shows that sentence.
+An engine without one of the services (a configured ``engine_factory`` may lack some) gets an
+honest 501 that names what is missing, and the sidebar shows that sentence.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """JupyterLab in headless chromium: the Docker sidebar, its commands and terminals, Dockerfile highlighting.
 
-What the sidebar shows is checked against what the server's API says, so these tests hold as
-the engine grows (today: no container/image service, no event feed; later: real rows).
+What the sidebar shows is checked against what the server's API says (the engine's own
+services, whichever have landed); real containers in the sidebar are test_containers.py's.
 Screenshots land in tests/artifacts/.
 """
 

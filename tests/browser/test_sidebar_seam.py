@@ -1,9 +1,8 @@
 """The sidebar with data: rows, actions, live updates, errors, through the real server and browser.
 
-The engine has no container or image service and no event feed yet, so this lab runs the
-stand-ins of ``tests/integration/jupyter_fake.py`` behind the real server extension: it tests
-our own seam (API <-> model <-> views), not containers. The same test should pass unchanged
-against the real services once they follow ``dockernb/jupyter/records.py``.
+This lab runs the stand-ins of ``tests/integration/jupyter_fake.py`` behind the real server
+extension: it tests our own seam (API <-> model <-> views) with fixed rows, a live event feed
+and refusals on demand, not containers (test_containers.py drives the real engine).
 """
 
 from __future__ import annotations
