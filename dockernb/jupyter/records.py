@@ -62,7 +62,8 @@ def container_row(item: object) -> Any:
     """One row of the sidebar's containers list: docker ps's columns in the engine's field names.
 
     A :class:`ContainerSummary` (the container service's ``list``) becomes ``{id, name, image,
-    state, status, created, ports}``, ``status`` as ps words it ("Up 3 minutes") and each port
+    state, status, started_at, finished_at, exit_code, created, ports}``, ``status`` as ps words
+    it ("Up 3 minutes") and each port
     ``{container_port, protocol, host_ip, host_port}`` (``host_port`` null when only exposed);
     another record (an engine that already speaks rows) passes through :func:`to_json`.
     """
@@ -85,6 +86,10 @@ def container_row(item: object) -> Any:
         "image": record.config.image,
         "state": to_json(state.status),
         "status": status_text(state),
+        # what the status is made of, so that the sidebar keeps "Up 3 minutes" current between events
+        "started_at": state.started_at.isoformat() if state.started_at else None,
+        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+        "exit_code": state.exit_code,
         "created": record.created.isoformat(),
         "ports": ports,
     }

@@ -8,7 +8,7 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { humanSize } from './units';
+import { humanDuration, humanSize } from './units';
 import { ApiError, IServerEvent, IStreamRecord, followEvents, postAPI, requestAPI, streamAPI } from './api';
 
 /** A container as the engine's `containers.list(all=True)` reports it (engine field names). */
@@ -20,6 +20,10 @@ export interface IContainerRecord {
   state: string;
   /** docker's human status ("Up 3 minutes"), when the engine gives one */
   status?: string;
+  /** when it last started / stopped (ISO 8601), to keep the status's durations current */
+  started_at?: string | null;
+  finished_at?: string | null;
+  exit_code?: number;
   ports?: IPortRecord[];
   [field: string]: unknown;
 }
@@ -185,6 +189,20 @@ export function describePrune(result: IPruneResult): string[] {
   const space = (result.containers?.space_reclaimed ?? 0) + (result.images?.space_reclaimed ?? 0);
   lines.push(`Total reclaimed space: ${humanSize(space, 4)}`);
   return lines;
+}
+
+/** docker's State.String() now: the engine's status with its durations brought up to date. */
+export function statusNow(c: IContainerRecord, now: number = Date.now()): string {
+  const since = (iso: string | null | undefined) => (iso ? humanDuration(Math.max(0, now - Date.parse(iso)) / 1000) : null);
+  const up = since(c.started_at);
+  if ((c.state === 'running' || c.state === 'paused') && up) {
+    return c.state === 'paused' ? `Up ${up} (Paused)` : `Up ${up}`;
+  }
+  const down = since(c.finished_at);
+  if (c.state === 'exited' && down && c.started_at) {
+    return `Exited (${c.exit_code ?? 0}) ${down} ago`;
+  }
+  return c.status || c.state;
 }
 
 export class DockerModel {
