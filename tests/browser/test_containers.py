@@ -1,5 +1,6 @@
-"""The Docker sidebar with real containers: a notebook starts one, the sidebar shows it, stops it,
-opens a shell in it, removes it (JupyterLab in headless chromium, the real engine, root pass only).
+"""The Docker sidebar with real containers: a notebook starts one (``%docker run -d``), the sidebar
+shows it, opens a shell, logs and an attachment in terminals, stops it, removes and prunes
+(JupyterLab in headless chromium, the real engine, root pass only).
 
 The lab's engine root sees the session's shared busybox (no pull); everything the test starts
 is removed through the engine before the lab stops, and checked gone (processes, mounts).
@@ -34,25 +35,21 @@ SETTINGS = {
 }
 
 
-def _cell(port: int) -> str:
+def _cells(port: int) -> list[str]:
     # a web server that stops at once on SIGTERM (a shell as pid 1 ignores it without a trap)
     script = ("trap 'exit 0' TERM; echo serving on 80; echo hello-from-nbweb > /tmp/index.html; "
               "httpd -f -v -p 80 -h /tmp & wait")
-    argv = ["run", "-d", "--name", NAME, "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", script]
-    return (
-        "import subprocess, sys\n"
-        "def docker(*args):\n"
-        "    r = subprocess.run([sys.executable, '-m', 'dockernb', *args], capture_output=True, text=True)\n"
-        "    print(r.returncode, r.stdout.strip(), r.stderr.strip())\n"
-        f"docker(*{argv!r})\n"
-        f"docker('create', '--name', {IDLE!r}, 'busybox', 'true')"
-    )
+    return [
+        "%load_ext dockernb",
+        f'%docker run -d --name {NAME} -p 127.0.0.1:{port}:80 busybox sh -c "{script}"',
+        f"%docker create --name {IDLE} busybox true",
+    ]
 
 
-def _notebook(source: str) -> dict[str, Any]:
+def _notebook(sources: list[str]) -> dict[str, Any]:
     return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": "run", "metadata": {}, "outputs": [],
-                   "source": source}],
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+                   "source": source} for i, source in enumerate(sources)],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                      "language_info": {"name": "python"}},
         "nbformat": 4, "nbformat_minor": 5,
@@ -67,7 +64,7 @@ def lab(shared_images: Path) -> Iterator[tuple[Jupyter, int]]:
     port = free_port()
     with jupyter("lab-containers", app="lab", args=["--LabApp.expose_app_in_browser=True"], env=env,
                  lab_settings=SETTINGS) as server:
-        (server.root / "run.ipynb").write_text(json.dumps(_notebook(_cell(port))))
+        (server.root / "run.ipynb").write_text(json.dumps(_notebook(_cells(port))))
         try:
             yield server, port
         finally:
@@ -118,14 +115,19 @@ def test_a_notebook_container_in_the_sidebar(chromium: Any, lab: tuple[Jupyter, 
         page.wait_for_selector("#dockernb-containers .dockernb-empty:not(:has-text('loading'))")
         assert page.locator(row(NAME)).count() == 0
 
-        # the notebook starts a container
-        # not awaited: the command's promise follows the execution, the output says when it is done
+        # the notebook starts a container (%docker run -d) and creates another
+        # not awaited: the command's promise follows the execution, the cells' counts say when it is done
         page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        page.wait_for_function("document.querySelector('.jp-OutputArea-output pre')?.innerText.split('\\n')"
-                               ".filter(l => l.trim()).length >= 2", timeout=120_000)
-        out = page.inner_text(".jp-OutputArea-output pre")
-        assert re.fullmatch(r"0 [0-9a-f]{64}\s*\n0 [0-9a-f]{64}\s*", out), out
-        cid, idle_id = (line.split()[1] for line in out.strip().splitlines())
+        page.wait_for_function("""() => {
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            return nb.widgets.every(c => c.model.executionCount) && nb.widgets.every(c => !c.node.classList
+                .contains('jp-mod-running')); }""", timeout=180_000)
+        status, body = server.api(f"{API}/containers")
+        ids = {c["name"]: c["id"] for c in body["containers"]}
+        assert status == 200 and set(ids) == {NAME, IDLE}, (body, page.inner_text(".jp-Notebook"))
+        cid, idle_id = ids[NAME], ids[IDLE]
+        # the magic's own output names the container the sidebar is about to show
+        assert f"<Container: {cid[:12]} {NAME}>" in page.inner_text(".jp-Cell:nth-child(2) .jp-OutputArea")
 
         # it appears: by the engine's event when the feed is live, else when the sidebar is refreshed
         if not _live(b):
