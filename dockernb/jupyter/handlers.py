@@ -41,7 +41,7 @@ from tornado.iostream import StreamClosedError
 from dockernb.errors import DockernbError, InternalError, InvalidArgument, NotSupported
 from dockernb.jupyter.events import FeedStatus, Subscription
 from dockernb.jupyter.paths import resolve_in_root
-from dockernb.jupyter.records import containers, images, stream_record, to_json
+from dockernb.jupyter.records import container_row, containers, images, stream_record, to_json
 from dockernb.spec.events import Event
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ class ContainersHandler(BaseHandler):
     @authorized
     async def get(self) -> None:
         def run(engine: Engine) -> Any:
-            return to_json(containers(engine).list(all=True))
+            return [container_row(c) for c in containers(engine).list(all=True)]
 
         self.send_json({"containers": await self.on_engine(run)})
 

@@ -3,9 +3,11 @@
 The sidebar speaks the engine's own vocabulary, not the Docker Engine API's wire shapes: a record
 (a dataclass of the engine or of ``dockernb.spec``) becomes a JSON object with the same field
 names. Long operations stream one record per line, tagged with its class name in ``kind``.
+Containers are the exception: :func:`container_row` flattens a ``ps`` summary into the row the
+sidebar draws (name, image, state, status, ports).
 
-The container and image services arrive with their issues; until then :func:`service` answers
-with an honest 501 that names what is missing, and the sidebar shows that sentence.
+An engine without one of the services (a configured ``engine_factory`` may lack some) gets an
+honest 501 that names what is missing, and the sidebar shows that sentence.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 from dockernb.errors import NotSupported
+from dockernb.present.containers import status_text
+from dockernb.spec.container import ContainerSummary
 from dockernb.spec.events import Event
 
 __all__ = [
     "ContainerService",
     "EventSource",
     "ImageService",
+    "container_row",
     "containers",
     "events_source",
     "images",
@@ -51,6 +56,43 @@ def to_json(value: object) -> Any:
     if isinstance(value, Iterable):
         return [to_json(v) for v in value]
     return str(value)
+
+
+def container_row(item: object) -> Any:
+    """One row of the sidebar's containers list: docker ps's columns in the engine's field names.
+
+    A :class:`ContainerSummary` (the container service's ``list``) becomes ``{id, name, image,
+    state, status, started_at, finished_at, exit_code, created, ports}``, ``status`` as ps words
+    it ("Up 3 minutes") and each port
+    ``{container_port, protocol, host_ip, host_port}`` (``host_port`` null when only exposed);
+    another record (an engine that already speaks rows) passes through :func:`to_json`.
+    """
+    if not isinstance(item, ContainerSummary):
+        return to_json(item)
+    record, state = item.record, item.state
+    ports: list[dict[str, Any]] = [
+        {"container_port": b.container_port, "protocol": b.proto, "host_ip": b.host_ip, "host_port": b.host_port}
+        for b in item.bindings
+    ]
+    bound = {(b.container_port, b.proto) for b in item.bindings}
+    ports += [
+        {"container_port": port, "protocol": proto, "host_ip": "", "host_port": None}
+        for port, proto in item.exposed
+        if (port, proto) not in bound
+    ]
+    return {
+        "id": record.id,
+        "name": record.name,
+        "image": record.config.image,
+        "state": to_json(state.status),
+        "status": status_text(state),
+        # what the status is made of, so that the sidebar keeps "Up 3 minutes" current between events
+        "started_at": state.started_at.isoformat() if state.started_at else None,
+        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+        "exit_code": state.exit_code,
+        "created": record.created.isoformat(),
+        "ports": ports,
+    }
 
 
 def stream_record(record: object) -> dict[str, Any]:

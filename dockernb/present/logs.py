@@ -142,18 +142,20 @@ def log_chunks(
     stream, parts = "", list[bytes]()
     plain = not timestamps and not details
     for line in lines:
-        if line.stream != stream or len(parts) >= batch:
+        if line.stream != stream:
             if parts:
                 yield stream, b"".join(parts)
             stream, parts = line.stream, []
-        if plain:
-            parts.append(line.data)
-            continue
         data = line.data
-        if details:
-            data = details_prefix(line.attrs) + b" " + data
-        if timestamps:
-            data = timestamp_fixed(line.time).encode() + b" " + data
+        if not plain:
+            if details:
+                data = details_prefix(line.attrs) + b" " + data
+            if timestamps:
+                data = timestamp_fixed(line.time).encode() + b" " + data
         parts.append(data)
+        # a full batch goes at once (batch=1: every line as it comes, for a follower)
+        if len(parts) >= batch:
+            yield stream, b"".join(parts)
+            parts = []
     if parts:
         yield stream, b"".join(parts)

@@ -8,7 +8,7 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { humanSize } from './units';
+import { humanDuration, humanSize } from './units';
 import { ApiError, IServerEvent, IStreamRecord, followEvents, postAPI, requestAPI, streamAPI } from './api';
 
 /** A container as the engine's `containers.list(all=True)` reports it (engine field names). */
@@ -20,6 +20,10 @@ export interface IContainerRecord {
   state: string;
   /** docker's human status ("Up 3 minutes"), when the engine gives one */
   status?: string;
+  /** when it last started / stopped (ISO 8601), to keep the status's durations current */
+  started_at?: string | null;
+  finished_at?: string | null;
+  exit_code?: number;
   ports?: IPortRecord[];
   [field: string]: unknown;
 }
@@ -62,6 +66,8 @@ export interface IActivity {
   state: 'running' | 'done' | 'failed';
   lines: string[];
   message: string;
+  /** which line each layer's progress rewrites (docker's terminal output), by layer id */
+  keyed: Map<string, number>;
 }
 
 /** How this server's terminals run the CLI, and whether published ports go through jupyter-server-proxy. */
@@ -75,10 +81,64 @@ export type ContainerAction = 'start' | 'stop' | 'restart' | 'remove';
 const MAX_ACTIVITIES = 5;
 const MAX_LINES = 200;
 
+/** Layer states of docker's progress messages (pull, push, load): one line per layer, updated in place. */
+const LAYER_STATES = new Set([
+  'Pulling fs layer',
+  'Waiting',
+  'Downloading',
+  'Verifying Checksum',
+  'Download complete',
+  'Extracting',
+  'Pull complete',
+  'Already exists',
+  'Retrying',
+  'Preparing',
+  'Pushing',
+  'Pushed',
+  'Layer already exists',
+  'Loading layer'
+]);
+
+/** jsonmessage's progress bar as docker draws it on a terminal: `[=====>     ]  1.2MB/63.4MB`. */
+export function progressBar(current: number, total: number): string {
+  if (current <= 0 && total <= 0) {
+    return '';
+  }
+  if (total <= 0) {
+    return humanSize(current, 4).padStart(8);
+  }
+  const pct = Math.min(Math.floor(Math.floor((current / total) * 100) / 2), 50);
+  const bar = `[${'='.repeat(pct)}>${' '.repeat(Math.max(50 - pct, 0))}] `;
+  return current <= total
+    ? `${bar}${humanSize(current, 4).padStart(8)}/${humanSize(total, 4)}`
+    : `${bar}${humanSize(current, 4).padStart(8)}`;
+}
+
+/**
+ * The line a progress message replaces (its layer's), or null when it is a line of its own
+ * (`latest: Pulling from library/busybox`, `Digest: ...`, `Status: ...`). docker's classic
+ * (BuildKit-free) output on a terminal keeps one line per layer and rewrites it.
+ */
+export function progressKey(record: IStreamRecord): string | null {
+  if (record.kind !== 'ProgressMessage') {
+    return null;
+  }
+  const id = typeof record.id === 'string' ? record.id : '';
+  const status = typeof record.status === 'string' ? record.status : '';
+  const counted = Number(record.current ?? 0) > 0 || Number(record.total ?? 0) > 0;
+  return id && (LAYER_STATES.has(status) || status.startsWith('Mounted from') || counted) ? id : null;
+}
+
 /** A build or pull record as one line of text, the way docker's CLI prints it. */
 export function describeRecord(record: IStreamRecord): string {
   const r = record as Record<string, unknown>;
   switch (record.kind) {
+    case 'ProgressMessage': {
+      const id = typeof r.id === 'string' ? r.id : '';
+      const head = id ? `${id}: ${String(r.status)}` : String(r.status);
+      const bar = progressBar(Number(r.current ?? 0), Number(r.total ?? 0));
+      return bar ? `${head} ${bar}` : head;
+    }
     case 'BuildContextSent':
       return `Sending build context to Docker daemon  ${humanSize(Number(r.size), 4)}`;
     case 'BuildStep':
@@ -103,6 +163,46 @@ export function describeRecord(record: IStreamRecord): string {
       return `${kind} ${JSON.stringify(rest)}`;
     }
   }
+}
+
+/** POST prune's reply: what each service removed. */
+export interface IPruneResult {
+  containers?: { deleted?: string[]; space_reclaimed?: number };
+  images?: { deleted?: { untagged?: string; deleted?: string }[]; space_reclaimed?: number };
+}
+
+/** A prune's result as `docker system prune` words it. */
+export function describePrune(result: IPruneResult): string[] {
+  const lines: string[] = [];
+  const containers = result.containers?.deleted ?? [];
+  if (containers.length) {
+    lines.push('Deleted Containers:', ...containers, '');
+  }
+  const images = result.images?.deleted ?? [];
+  if (images.length) {
+    lines.push('Deleted Images:');
+    for (const item of images) {
+      lines.push(item.untagged ? `untagged: ${item.untagged}` : `deleted: ${String(item.deleted)}`);
+    }
+    lines.push('');
+  }
+  const space = (result.containers?.space_reclaimed ?? 0) + (result.images?.space_reclaimed ?? 0);
+  lines.push(`Total reclaimed space: ${humanSize(space, 4)}`);
+  return lines;
+}
+
+/** docker's State.String() now: the engine's status with its durations brought up to date. */
+export function statusNow(c: IContainerRecord, now: number = Date.now()): string {
+  const since = (iso: string | null | undefined) => (iso ? humanDuration(Math.max(0, now - Date.parse(iso)) / 1000) : null);
+  const up = since(c.started_at);
+  if ((c.state === 'running' || c.state === 'paused') && up) {
+    return c.state === 'paused' ? `Up ${up} (Paused)` : `Up ${up}`;
+  }
+  const down = since(c.finished_at);
+  if (c.state === 'exited' && down && c.started_at) {
+    return `Exited (${c.exit_code ?? 0}) ${down} ago`;
+  }
+  return c.status || c.state;
 }
 
 export class DockerModel {
@@ -169,7 +269,7 @@ export class DockerModel {
 
   pull(ref: string): Promise<IActivity> {
     return this._operation(`pull ${ref}`, activity =>
-      streamAPI('images/pull', { ref }, record => this._line(activity, describeRecord(record)))
+      streamAPI('images/pull', { ref }, record => this._record(activity, record))
     );
   }
 
@@ -177,19 +277,28 @@ export class DockerModel {
   build(path: string, tags: string[]): Promise<IActivity> {
     const title = `build ${path}${tags.length ? ` -t ${tags.join(' -t ')}` : ''}`;
     return this._operation(title, activity =>
-      streamAPI('build', { path, tags }, record => this._line(activity, describeRecord(record)))
+      streamAPI('build', { path, tags }, record => this._record(activity, record))
     );
   }
 
   prune(): Promise<IActivity> {
     return this._operation('prune', async activity => {
-      const result = await postAPI<Record<string, unknown>>('prune');
-      this._line(activity, JSON.stringify(result ?? {}));
+      const result = await postAPI<IPruneResult>('prune');
+      for (const line of describePrune(result ?? {})) {
+        this._line(activity, line);
+      }
     });
   }
 
   private async _operation(title: string, run: (activity: IActivity) => Promise<void>): Promise<IActivity> {
-    const activity: IActivity = { id: ++this._lastActivity, title, state: 'running', lines: [], message: '' };
+    const activity: IActivity = {
+      id: ++this._lastActivity,
+      title,
+      state: 'running',
+      lines: [],
+      message: '',
+      keyed: new Map()
+    };
     this.activities.unshift(activity);
     this.activities.splice(MAX_ACTIVITIES);
     this._changed.emit();
@@ -208,9 +317,35 @@ export class DockerModel {
     return activity;
   }
 
+  private _record(activity: IActivity, record: IStreamRecord): void {
+    const key = progressKey(record);
+    const line = describeRecord(record);
+    if (key === null) {
+      // as docker: a line of its own ends the block of layer lines being rewritten
+      activity.keyed.clear();
+    } else if (activity.keyed.has(key)) {
+      activity.lines[activity.keyed.get(key)!] = line;
+      this._changed.emit();
+      return;
+    } else {
+      activity.keyed.set(key, activity.lines.length);
+    }
+    this._line(activity, line);
+  }
+
   private _line(activity: IActivity, line: string): void {
     activity.lines.push(line);
-    activity.lines.splice(0, Math.max(0, activity.lines.length - MAX_LINES));
+    const drop = Math.max(0, activity.lines.length - MAX_LINES);
+    if (drop) {
+      activity.lines.splice(0, drop);
+      for (const [key, at] of activity.keyed) {
+        if (at < drop) {
+          activity.keyed.delete(key);
+        } else {
+          activity.keyed.set(key, at - drop);
+        }
+      }
+    }
     this._changed.emit();
   }
 

@@ -1,9 +1,8 @@
 """The sidebar with data: rows, actions, live updates, errors, through the real server and browser.
 
-The engine has no container or image service and no event feed yet, so this lab runs the
-stand-ins of ``tests/integration/jupyter_fake.py`` behind the real server extension: it tests
-our own seam (API <-> model <-> views), not containers. The same test should pass unchanged
-against the real services once they follow ``dockernb/jupyter/records.py``.
+This lab runs the stand-ins of ``tests/integration/jupyter_fake.py`` behind the real server
+extension: it tests our own seam (API <-> model <-> views) with fixed rows, a live event feed
+and refusals on demand, not containers (test_containers.py drives the real engine).
 """
 
 from __future__ import annotations
@@ -24,7 +23,9 @@ SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"
 
 @pytest.fixture(scope="module")
 def seam(chromium: Any) -> Iterator[tuple[Jupyter, Browser]]:
-    with jupyter("lab-seam", app="lab", args=["--LabApp.expose_app_in_browser=True", FAKE],
+    # jupyter-server-proxy off here: ports link straight to the host (test_containers covers the proxy)
+    args = ["--LabApp.expose_app_in_browser=True", FAKE, "--ServerApp.jpserver_extensions=jupyter_server_proxy=False"]
+    with jupyter("lab-seam", app="lab", args=args,
                  lab_settings=SETTINGS) as lab, open_lab(chromium, lab, "") as b:
         b.page.click(".jp-SideBar [data-id='dockernb-sidebar']")
         b.page.wait_for_selector("#dockernb-sidebar:visible")
@@ -44,7 +45,7 @@ def test_rows_render_the_records(seam: tuple[Jupyter, Browser]) -> None:
     assert page.inner_text(f"{row('web')} .dockernb-row-detail").startswith("nginx:latest")
     link = page.locator(f"{row('web')} a.dockernb-port")
     assert link.inner_text() == "8080→80/tcp"
-    assert link.get_attribute("href") == "http://127.0.0.1:8080/"  # no jupyter-server-proxy here
+    assert link.get_attribute("href") == "http://127.0.0.1:8080/"  # jupyter-server-proxy is off here
     assert page.locator(f"{row('web')} button").all_inner_texts() == ["stop", "restart", "shell", "attach", "logs",
                                                                        "remove"]
     assert page.locator(f"{row('db')} button").all_inner_texts() == ["start", "logs", "remove"]

@@ -120,3 +120,16 @@ def test_time_arguments() -> None:
         parse_time_arg("2026-13-45", "until", now)
     for value, n in (("all", -1), ("10", 10), ("0", 0), ("-3", -1), ("x", -1)):
         assert tail_arg(value) == n
+
+
+def test_a_follower_gets_each_line_before_the_next_exists() -> None:
+    from collections.abc import Iterator
+
+    from dockernb.spec.logline import LogLine
+
+    def lines() -> Iterator[LogLine]:
+        yield LogLine(stream="stdout", data=b"serving\n", time="2026-11-28T16:19:03.365066661Z", attrs="")
+        raise AssertionError("the first line must be written before the log has another")
+
+    chunks = log_chunks(lines(), batch=1)
+    assert next(chunks) == ("stdout", b"serving\n")

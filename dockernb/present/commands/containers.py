@@ -319,7 +319,9 @@ def logs(ns: argparse.Namespace, ctx: Context) -> int:
     out, errs = binary(ctx.out), binary(ctx.err)
     ctx.out.flush()
     try:
-        for stream, data in log_chunks(lines, timestamps=ns.timestamps, details=ns.details):
+        # a follower writes each line as it comes (batching would hold lines back until 512 or the end)
+        for stream, data in log_chunks(lines, timestamps=ns.timestamps, details=ns.details,
+                                       batch=1 if ns.follow else 512):
             target = errs if stream == "stderr" else out
             target.write(data)
             if ns.follow:

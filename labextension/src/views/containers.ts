@@ -4,8 +4,9 @@
  */
 import { showErrorMessage } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
+import { Message } from '@lumino/messaging';
 
-import { ContainerAction, DockerModel, IContainerRecord, IPortRecord, ISection } from '../model';
+import { ContainerAction, DockerModel, IContainerRecord, IPortRecord, ISection, statusNow } from '../model';
 import { CommandIDs } from '../commands';
 import { button, SectionView } from './section';
 
@@ -21,6 +22,19 @@ export class ContainersView extends SectionView<IContainerRecord> {
     super(model, 'Containers', 'No containers. Start one with %docker run -d … in a notebook.');
     this.id = 'dockernb-containers';
   }
+
+  /** "Up 3 minutes" ages between events: redraw the rows now and then while they are shown. */
+  protected override onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this._clock = window.setInterval(() => this.update(), 30_000);
+  }
+
+  protected override onBeforeDetach(msg: Message): void {
+    window.clearInterval(this._clock);
+    super.onBeforeDetach(msg);
+  }
+
+  private _clock = 0;
 
   protected section(): ISection<IContainerRecord> {
     return this.model.containers;
@@ -42,7 +56,7 @@ export class ContainersView extends SectionView<IContainerRecord> {
     name.textContent = c.name;
     const state = document.createElement('span');
     state.className = `dockernb-state dockernb-state-${c.state}`;
-    state.textContent = c.status || c.state;
+    state.textContent = statusNow(c);
     title.append(name, state);
     const detail = document.createElement('div');
     detail.className = 'dockernb-row-detail';

@@ -89,3 +89,32 @@ def test_services_and_feed_are_found_when_present() -> None:
     engine = WithAll()
     assert containers(engine) is engine.containers and images(engine) is engine.images
     assert events_source(engine) == engine.system.events
+
+
+def test_a_container_summary_becomes_a_sidebar_row() -> None:
+    from dockernb.jupyter.records import container_row
+    from dockernb.spec.container import ContainerConfig, ContainerRecord, ContainerSummary
+    from dockernb.spec.ports import PortBinding
+    from dockernb.spec.status import ContainerState, ContainerStatus
+
+    created = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
+    record = ContainerRecord(id="a" * 64, name="web", created=created, config=ContainerConfig(image="nginx"))
+    now = datetime.datetime.now(datetime.UTC)
+    started = now - datetime.timedelta(minutes=3)
+    running = ContainerState(status=ContainerStatus.RUNNING, started_at=started)
+    bound = PortBinding(container_port=80, proto="tcp", host_ip="0.0.0.0", host_port=8080)
+    summary = ContainerSummary(record=record, state=running, bindings=(bound,), exposed=((80, "tcp"), (443, "tcp")))
+    assert container_row(summary) == {
+        "id": "a" * 64, "name": "web", "image": "nginx", "state": "running", "status": "Up 3 minutes",
+        "started_at": started.isoformat(), "finished_at": None, "exit_code": 0,
+        "created": "2026-11-28T12:00:00+00:00",
+        "ports": [{"container_port": 80, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 8080},
+                  {"container_port": 443, "protocol": "tcp", "host_ip": "", "host_port": None}],
+    }  # fmt: skip
+    exited = ContainerState(status=ContainerStatus.EXITED, exit_code=137, started_at=now - datetime.timedelta(hours=1),
+                            finished_at=now - datetime.timedelta(seconds=5))
+    row = container_row(ContainerSummary(record=record, state=exited))
+    assert (row["state"], row["status"], row["ports"]) == ("exited", "Exited (137) 5 seconds ago", [])
+    assert (row["finished_at"], row["exit_code"]) == (exited.finished_at.isoformat(), 137)  # type: ignore[union-attr]
+    # a record of another engine passes through as its fields
+    assert container_row(Inner("x", True)) == {"name": "x", "ok": True}
