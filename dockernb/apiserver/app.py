@@ -20,6 +20,7 @@ from dockernb.apiserver.protocol import Limits, ParsedRequest
 from dockernb.apiserver.request import Request
 from dockernb.apiserver.responses import Hijack, Response, StreamResponse, json_response
 from dockernb.apiserver.router import Router, check_version
+from dockernb.apiserver.sessions import ExecRegistry, PendingAttaches
 from dockernb.engine import Engine
 from dockernb.errors import DockernbError, InternalError
 
@@ -28,7 +29,7 @@ __all__ = ["ROUTE_MODULES", "App", "build_app"]
 log = logging.getLogger(__name__)
 
 #: one module per resource under dockernb.apiserver.routes, each with ``register(router, app)``
-ROUTE_MODULES: tuple[str, ...] = ("system", "images")
+ROUTE_MODULES: tuple[str, ...] = ("system", "images", "containers", "exec", "networks", "volumes")
 
 
 class App:
@@ -40,6 +41,9 @@ class App:
         self.limits = limits or Limits()
         self.events = events or EventHub()
         self.router = Router()
+        #: exec instances (dockerd keeps them in memory too) and attaches waiting for a start
+        self.execs = ExecRegistry()
+        self.attaches = PendingAttaches()
         self._headers = [
             ("Api-Version", API_VERSION),
             ("Docker-Experimental", "false"),
