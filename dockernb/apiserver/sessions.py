@@ -64,9 +64,24 @@ class PendingAttach:
 class PendingAttaches:
     """container id -> attaches waiting for its start."""
 
+    _KEEP_EXITS = 256
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[str, list[PendingAttach]] = {}
+        #: container id -> the exit code an attach session saw (``run --rm`` may remove the container
+        #: before a waiter reads its state)
+        self._exits: dict[str, int] = {}
+
+    def record_exit(self, container_id: str, code: int) -> None:
+        with self._lock:
+            self._exits[container_id] = code
+            while len(self._exits) > self._KEEP_EXITS:
+                del self._exits[next(iter(self._exits))]
+
+    def exit_code(self, container_id: str) -> int | None:
+        with self._lock:
+            return self._exits.get(container_id)
 
     def add(self, container_id: str, streams: tuple[bool, bool, bool]) -> PendingAttach:
         pending = PendingAttach(streams)
@@ -124,8 +139,9 @@ class _Input(threading.Thread):
             self._close()
 
 
-def pump_attachment(conn: Connection, att: Attachment, *, stdin: bool, keys: bytes) -> None:
-    """Serve one attach session until the container's output ends, the client leaves or detaches."""
+def pump_attachment(conn: Connection, att: Attachment, *, stdin: bool, keys: bytes) -> int | None:
+    """Serve one attach session until the container's output ends, the client leaves or detaches;
+    the container's exit code when it exited."""
     out = MuxWriter(conn, tty=att.tty)
     if stdin:
         _Input(conn, att.write, att.close_stdin, keys, att.close, scan=True).start()
@@ -136,6 +152,7 @@ def pump_attachment(conn: Connection, att: Attachment, *, stdin: bool, keys: byt
         pass  # detached: the input thread closed the attach connection
     finally:
         att.close()
+    return att.exit_code
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,11 +29,11 @@ from dockernb.apiserver.responses import (
     json_response,
 )
 from dockernb.apiserver.router import Router
-from dockernb.apiserver.sessions import detach_keys, pump_attachment
+from dockernb.apiserver.sessions import detach_keys, poll_until, pump_attachment
 from dockernb.apiserver.streams import Stream, frame
-from dockernb.errors import ContainerStateConflict, DockernbError, InvalidRequest
+from dockernb.errors import ContainerStateConflict, DockernbError, InvalidRequest, NoSuchContainer
 from dockernb.spec.logline import timestamp_fixed
-from dockernb.spec.status import ContainerStatus
+from dockernb.spec.status import ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
     from dockernb.apiserver.app import App
@@ -93,10 +94,61 @@ def _parse_unix(text: str, name: str) -> int:
     return max(int(secs), 0) * 1_000_000_000 + (int(frac[:9].ljust(9, "0")) if frac else 0)
 
 
+def _running(pid: int, started: int) -> bool:
+    """Is ``pid`` still the live process that started at ``started`` (a zombie is not)?"""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("ascii", "replace")
+    except OSError:
+        return False
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0] not in ("Z", "X") and (started == 0 or int(fields[19]) == started)
+
+
 def register(router: Router, app: App) -> None:
     engine = app.engine
     svc = engine.containers
     pending = app.attaches
+
+    def settle(cid: str, timeout: float = 10.0) -> None:
+        """Let the last run's post-exit handler finish before a new start.
+
+        A stop returns once the exit is recorded; the old monitor then folds the exit into the
+        state. A start inside that window would have its new state overwritten (the docker CLI is
+        fast enough to hit it; dockernb's own CLI, a new process per verb, is not)."""
+        state = svc.store.state(cid)
+        if state.status in _LIVE and svc.current_state(cid).status in _LIVE:
+            return
+        deadline = time.monotonic() + timeout
+        while _running(state.monitor_pid, state.monitor_start) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def wait_for(cid: str, condition: str, first: ContainerState) -> int:
+        """docker's wait conditions, by polling the state (a run with ``--rm`` is removed by its
+        post-exit handler: the last exit code seen, or the one its attach session saw, is the answer)."""
+        generation, code = first.generation, first.exit_code
+        started = first.status in _LIVE or condition == "not-running"
+        step, since = 0.02, time.monotonic()
+        while True:
+            try:
+                state = svc.current_state(cid)
+            except NoSuchContainer:
+                if not started:  # it ran and went between two looks: its attach session saw the code
+                    poll_until(lambda: pending.exit_code(cid) is not None, 1.0)
+                seen = pending.exit_code(cid)
+                return seen if seen is not None else code
+            if state.status in _LIVE or state.generation != generation:
+                started = True
+            if state.status not in _LIVE and started and (state.generation != generation or first.status in _LIVE
+                                                          or condition == "not-running"):
+                code = state.exit_code
+                if condition != "removed":
+                    return code
+            time.sleep(step)
+            if time.monotonic() - since > 2:
+                step = 0.1  # a long wait: poll less often (the post-exit handler keeps the state a while)
 
     # --- create, start, stop ------------------------------------------------------------------
 
@@ -113,6 +165,7 @@ def register(router: Router, app: App) -> None:
             detach_keys(req.query_str("detachKeys"))
         if svc.current_state(cid).status is ContainerStatus.RUNNING:
             return Response(304)
+        settle(cid)
         waiters = pending.take(cid)
         if not waiters:
             svc.start(ref)
@@ -140,7 +193,9 @@ def register(router: Router, app: App) -> None:
 
     def restart(req: Request) -> Response:
         timeout = req.query_int("t") if req.has("t") and req.query_str("t") != "" else None
-        svc.restart(req.params["id"], timeout=timeout)
+        cid = svc.stop(req.params["id"], timeout=timeout)
+        settle(cid)
+        svc.start(cid)
         return Response(204)
 
     def kill(req: Request) -> Response:
@@ -152,9 +207,10 @@ def register(router: Router, app: App) -> None:
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidRequest(f"invalid condition: {condition!r}")
         cid = svc.resolve(req.params["id"])
+        first = svc.current_state(cid)
 
         def produce() -> Iterator[dict[str, Any]]:
-            yield {"StatusCode": svc.wait(cid, condition=condition), "Error": None}
+            yield {"StatusCode": wait_for(cid, condition, first), "Error": None}
 
         # the status goes out now (the CLI waits for it before it starts the container), the body at the exit
         return StreamResponse(_json_items(background(produce)))
@@ -259,7 +315,9 @@ def register(router: Router, app: App) -> None:
                 except DockernbError as err:
                     conn.write(str(err).encode() + b"\r\n" if tty else frame(Stream.STDERR, str(err).encode()))
                     return
-            pump_attachment(conn, att, stdin=streams[0], keys=keys)
+            code = pump_attachment(conn, att, stdin=streams[0], keys=keys)
+            if code is not None:
+                pending.record_exit(c.id, code)
 
         return Hijack(run)
 
