@@ -31,7 +31,7 @@ from dockernb.apiserver.responses import (
 from dockernb.apiserver.router import Router
 from dockernb.apiserver.sessions import detach_keys, poll_until, pump_attachment
 from dockernb.apiserver.streams import Stream, frame
-from dockernb.errors import ContainerStateConflict, DockernbError, InvalidRequest, NoSuchContainer
+from dockernb.errors import Conflict, ContainerStateConflict, DockernbError, InvalidRequest, NameInUse, NoSuchContainer
 from dockernb.spec.logline import timestamp_fixed
 from dockernb.spec.status import ContainerState, ContainerStatus
 
@@ -333,7 +333,10 @@ def register(router: Router, app: App) -> None:
         name = req.query_str("name")
         if not name:
             raise InvalidRequest("Neither old nor new names may be empty")
-        svc.rename(req.params["id"], name.lstrip("/"))
+        try:
+            svc.rename(req.params["id"], name.lstrip("/"))
+        except NameInUse as err:
+            raise Conflict(f"Error when allocating new name: {err}") from None
         return Response(204)
 
     def prune(req: Request) -> Response:

@@ -16,7 +16,7 @@ from dockernb.apiserver.responses import Connection, Hijack, Response, json_resp
 from dockernb.apiserver.router import Router
 from dockernb.apiserver.sessions import ExecInstance, detach_keys, pump_exec
 from dockernb.apiserver.streams import Stream, frame
-from dockernb.errors import CommandNotExecutable, CommandNotFound, Conflict, DockernbError, InvalidRequest
+from dockernb.errors import Conflict, DockernbError, InvalidRequest
 
 if TYPE_CHECKING:
     from dockernb.apiserver.app import App
@@ -54,10 +54,7 @@ def _text(body: dict[str, Any], key: str) -> str:
 
 
 def _exit_code(err: DockernbError) -> int:
-    if isinstance(err, CommandNotFound):
-        return 127
-    if isinstance(err, CommandNotExecutable):
-        return 126
+    """dockerd 20.10 records 126 for any exec the runtime could not start (not found included)."""
     return 126
 
 
