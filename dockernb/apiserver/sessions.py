@@ -18,6 +18,7 @@ import fcntl
 import os
 import secrets
 import selectors
+import socket
 import struct
 import termios
 import threading
@@ -139,12 +140,24 @@ class _Input(threading.Thread):
             self._close()
 
 
+def _hang_up(att: Attachment) -> None:
+    """End an attach connection now: a shutdown wakes the pump's blocked receive (a close alone would
+    not) and the monitor forgets this client, so the next attach owns the container's stdin."""
+    with contextlib.suppress(OSError):
+        att.client.sock.shutdown(socket.SHUT_RDWR)
+    att.close()
+
+
 def pump_attachment(conn: Connection, att: Attachment, *, stdin: bool, keys: bytes) -> int | None:
     """Serve one attach session until the container's output ends, the client leaves or detaches;
     the container's exit code when it exited."""
     out = MuxWriter(conn, tty=att.tty)
     if stdin:
-        _Input(conn, att.write, att.close_stdin, keys, att.close, scan=True).start()
+        # the client's end of input: without a TTY it closes the container's stdin (``run -i`` with
+        # input from a pipe) and the output goes on; with one it is the client leaving (its own
+        # detach), and the container's stdin stays open for the next attach, as in dockerd
+        end = (lambda: _hang_up(att)) if att.tty else att.close_stdin
+        _Input(conn, att.write, end, keys, lambda: _hang_up(att), scan=True).start()
     try:
         while (frame := att.recv()) is not None:
             out.write(Stream.STDERR if frame[0] == "stderr" else Stream.STDOUT, frame[1])
