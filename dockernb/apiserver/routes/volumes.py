@@ -25,7 +25,8 @@ def register(router: Router, app: App) -> None:
 
     def list_(req: Request) -> Response:
         found = volumes.list(filters=req.filters())
-        return json_response({"Volumes": [volume_inspect(v) for v in found], "Warnings": None})
+        # dockerd says null for no warnings; the spec says an array, which costs nothing here
+        return json_response({"Volumes": [volume_inspect(v) for v in found], "Warnings": []})
 
     def create(req: Request) -> Response:
         body = req.json() or {}
