@@ -129,6 +129,7 @@ def register(router: Router, app: App) -> None:
         """docker's wait conditions, by polling the state (a run with ``--rm`` is removed by its
         post-exit handler: the last exit code seen, or the one its attach session saw, is the answer)."""
         generation, code = first.generation, first.exit_code
+        auto_remove = svc.store.record(cid).host_config.auto_remove
         started = first.status in _LIVE or condition == "not-running"
         step, since = 0.02, time.monotonic()
         while True:
@@ -146,6 +147,10 @@ def register(router: Router, app: App) -> None:
                 code = state.exit_code
                 if condition != "removed":
                     return code
+                if auto_remove:
+                    # remove it now rather than wait for the post-exit handler (it loads the engine's
+                    # hooks first); whoever comes second finds it gone, as the engine's own attached run
+                    svc.finish_auto_remove(cid)
             time.sleep(step)
             if time.monotonic() - since > 2:
                 step = 0.1  # a long wait: poll less often (the post-exit handler keeps the state a while)
