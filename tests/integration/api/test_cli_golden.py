@@ -18,7 +18,7 @@ from tests.integration.api.conftest import DOCKER, DockerCli
 from tests.integration.containers.conftest import Result
 from tests.integration.containers.test_golden import _free_ports, _normalize
 
-pytestmark = [pytest.mark.kit]
+pytestmark = [pytest.mark.kit, pytest.mark.rootless]
 
 if not golden.available():
     pytest.fail(f"the golden transcripts are missing: {golden.GOLDEN_FILE}")
@@ -53,6 +53,27 @@ def test_cli_run(docker_cli: DockerCli) -> None:
     check(docker_cli, "create")
     check(docker_cli, "start-a")
     check(docker_cli, "rm-one")
+    check(docker_cli, "run-no-such-image-local-registry")
+
+
+def test_cli_ps(docker_cli: DockerCli) -> None:
+    cli = docker_cli
+    p1, p2 = _free_ports(2)
+    ports = {f":{p1}->": ":18080->", f":{p2}->": ":18081->"}
+    cli.ok("run", "-d", "--name", "ps-running", "busybox", "sleep", "1000")
+    assert cli("run", "--name", "ps-exited", "busybox", "sh", "-c", "exit 3").code == 3
+    cli.ok("create", "--name", "ps-created", "busybox", "true")
+    cli.ok("run", "-d", "--name", "ps-ports", "-p", f"127.0.0.1:{p1}:80", "-p", f"{p2}:81/udp", "busybox", "sleep",
+           "1000")
+    cli.ok("run", "-d", "--name", "ps-longcmd", "busybox", "sh", "-c",
+           "sleep 1000; echo this is a rather long command line that gets truncated")
+    cli.ok("run", "-d", "busybox", "sleep", "1001")
+    generated = tuple(n for n in cli.ok("ps", "-a", "--format", "{{.Names}}").split() if not n.startswith("ps-"))
+    assert len(generated) == 1 and re.fullmatch(r"[a-z]+_[a-z]+", generated[0])
+    for case in ("ps", "ps-a", "ps-a-no-trunc", "ps-q", "ps-aq", "ps-format-names-status", "ps-format-table",
+                 "ps-filter-exited", "ps-filter-created", "ps-filter-name", "ps-filter-exited-code", "ps-last-1",
+                 "ps-latest", "ps-format-ports", "ps-format-command", "ps-filter-bad"):
+        check(cli, case, names=generated, ports=ports)
 
 
 def test_cli_ps_lifecycle_logs_exec(docker_cli: DockerCli) -> None:
@@ -94,7 +115,7 @@ def test_cli_ps_lifecycle_logs_exec(docker_cli: DockerCli) -> None:
     cli.ok("run", "-t", "--name", "lg-tty", "busybox", "sh", "-c", "echo out; echo err >&2")
     cli.ok("run", "--log-driver", "none", "--name", "lg-none", "busybox", "true")
     for case in ("logs", "logs-tail-1", "logs-tail-2", "logs-tail-0", "logs-since-1h", "logs-follow-exited",
-                 "logs-missing"):
+                 "logs-missing", "logs-driver-none"):
         check(cli, case)
     assert cli("logs", "lg-tty").out == "out\r\nerr\r\n"
     stamped = cli("logs", "-t", "lg-a").out

@@ -14,7 +14,7 @@ from docker.errors import APIError, ContainerError, NotFound
 
 from dockernb.testing.apiserver import ServedApi
 
-pytestmark = [pytest.mark.kit]
+pytestmark = [pytest.mark.kit, pytest.mark.rootless]
 
 
 @pytest.fixture
@@ -112,6 +112,7 @@ def test_create_attach_socket_start_wait(client: docker.DockerClient, served: Se
     raw.sendall(b"hi\n")
     assert _read_frames(raw, b"got-hi\n") == b"got-hi\n"
     sock.close()
+    raw.close()
     assert api.wait(created["Id"], timeout=30)["StatusCode"] == 7
     inspected = api.inspect_container(created["Id"])
     assert inspected["State"]["Status"] == "exited" and inspected["State"]["ExitCode"] == 7
