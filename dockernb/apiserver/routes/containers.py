@@ -274,39 +274,40 @@ def register(router: Router, app: App) -> None:
 
     # --- attach, resize, rename, prune ------------------------------------------------------------
 
-    def attach(req: Request) -> Response | StreamResponse | Hijack:
+    def attach(req: Request) -> Hijack:
         ref = req.params["id"]
         c = svc.get(ref)
         streams = (req.query_bool("stdin"), req.query_bool("stdout"), req.query_bool("stderr"))
         keys = detach_keys(req.query_str("detachKeys"))
         want_logs, stream = req.query_bool("logs"), req.query_bool("stream")
         tty = c.record.config.tty
-        if not stream:
-            if not want_logs:
-                raise InvalidRequest("Bad parameters: you must choose at least one stream")
-            lines = svc.logs(c.id)
-            chunks = (line.data if tty else frame(Stream.STDERR if line.stream == "stderr" else Stream.STDOUT,
-                                                  line.data)
-                      for line in lines
-                      if (streams[2] if line.stream == "stderr" else streams[1]))  # fmt: skip
-            return StreamResponse(chunks, content_type=RAW_STREAM)
+        if not stream and not want_logs:
+            raise InvalidRequest("Bad parameters: you must choose at least one stream")
         status = c.state.status
         if status is ContainerStatus.PAUSED:
             raise ContainerStateConflict("You cannot attach to a paused container, unpause it first")
-        waiter = pending.add(c.id, streams) if status is not ContainerStatus.RUNNING else None
+        waiter = pending.add(c.id, streams) if stream and status is not ContainerStatus.RUNNING else None
 
         def run(conn: Connection) -> None:
             if want_logs:
+                # clients that read the 101 through a buffered HTTP parser (docker-py's requests) take the
+                # raw socket only after the headers: bytes sent at once would sit unread in that buffer
+                time.sleep(0.05)
                 for line in svc.logs(c.id):
                     if streams[2] if line.stream == "stderr" else streams[1]:
                         conn.write(line.data if tty else frame(
                             Stream.STDERR if line.stream == "stderr" else Stream.STDOUT, line.data))
+            if not stream:
+                return  # the logs alone (docker-py's attach(logs=True, stream=False)); still hijacked, as dockerd
             att = None
             if waiter is not None:
                 try:
                     while not waiter.ready.wait(0.5):
                         now = svc.current_state(c.id).status
-                        if now is ContainerStatus.RUNNING:  # started by someone else (another client)
+                        if now is ContainerStatus.RUNNING:
+                            # our start route hands its connection over just after the state says
+                            # running; if none comes, another client started it: connect by ourselves
+                            waiter.ready.wait(2.0)
                             break
                     att = waiter.attachment
                     if waiter.failed:

@@ -8,7 +8,9 @@ test_golden.py): the same argv, this time through docker's own client and our En
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -199,3 +201,20 @@ def test_cli_seed_lab_through_a_pty(docker_cli: DockerCli) -> None:
     assert cli.ok("port", "web") == f"80/tcp -> 127.0.0.1:{port}\n"
     assert "GET / HTTP/1.1" in cli.ok("logs", "web")
     assert cli.ok("rm", "-f", "web") == "web\n"
+
+
+def test_the_machines_newer_cli(docker_cli: DockerCli) -> None:
+    """The docker CLI first in PATH (28.x) negotiates down to API 1.41 and drives the same verbs."""
+    newer = "/usr/local/bin/docker"
+    assert os.access(newer, os.X_OK), f"{newer} is missing"
+    cli = DockerCli(docker_cli.api, Path(docker_cli.env["DOCKER_CONFIG"]))
+    cli.argv = lambda *args: [newer, *args]  # type: ignore[method-assign]
+    assert cli.ok("version", "--format", "{{.Server.APIVersion}}") == "1.41\n"
+    assert cli.ok("run", "--rm", "busybox", "echo", "hi") == "hi\n"
+    assert cli("run", "--rm", "busybox", "sh", "-c", "exit 5").code == 5
+    cli.ok("run", "-d", "--name", "new-a", "busybox", "sleep", "1000")
+    assert cli.ok("exec", "new-a", "sh", "-c", "echo in-exec") == "in-exec\n"
+    assert cli.ok("ps", "--format", "{{.Names}} {{.State}}") == "new-a running\n"
+    assert cli.ok("stop", "-t", "1", "new-a") == "new-a\n"
+    assert cli.ok("inspect", "-f", "{{.State.ExitCode}}", "new-a") == "137\n"
+    assert cli.ok("rm", "new-a") == "new-a\n"

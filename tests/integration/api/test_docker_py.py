@@ -85,6 +85,9 @@ def test_containers_run_logs_exec_wait_remove(client: docker.DockerClient) -> No
     missing = c.exec_run(["no-such-cmd"])
     assert missing.exit_code == 126 and b"executable file not found" in missing.output
 
+    # attach with the logs only: the whole log so far, demultiplexed by docker-py
+    assert c.attach(stdout=True, stderr=True, logs=True, stream=False) == b"line1\nline2\nline3\n"
+
     # list with filters, rename, kill, wait, remove
     assert [x.name for x in client.containers.list(filters={"label": "suite=docker-py"})] == ["py-a"]
     c.rename("py-b")
