@@ -1,5 +1,5 @@
 """Container routes: create, start/stop/restart/kill, wait, delete, list, inspect, logs, attach, resize,
-rename, prune (layer L8).
+rename, prune, and ``POST /commit`` (layer L8).
 
 dockerd's status codes: 201 for create, 204 for the verbs, 304 for a start of a running or a stop of
 a stopped container, 404 ``No such container``, 409 for state conflicts, 400 for bad parameters.
@@ -349,6 +349,18 @@ def register(router: Router, app: App) -> None:
         report = svc.prune(filters=req.filters())
         return json_response({"ContainersDeleted": list(report.deleted), "SpaceReclaimed": report.space_reclaimed})
 
+    def commit(req: Request) -> Response:
+        container = req.query_str("container")
+        if not container:
+            raise InvalidRequest("a container is required")
+        repo, tag = req.query_str("repo"), req.query_str("tag")
+        repository = f"{repo}:{tag}" if repo and tag else repo
+        image_id = svc.commit(container, repository, message=req.query_str("comment"),
+                              author=req.query_str("author"), changes=list(req.query.get("changes", [])),
+                              pause=req.query_bool("pause", True))  # fmt: skip
+        return json_response({"Id": image_id}, 201)
+
+    router.add("POST", "/commit", commit, name="ImageCommit")
     router.add("POST", "/containers/create", create, name="ContainerCreate")
     router.add("GET", "/containers/json", list_, name="ContainerList")
     router.add("POST", "/containers/prune", prune, name="ContainerPrune")

@@ -180,7 +180,12 @@ def test_cli_seed_lab_through_a_pty(docker_cli: DockerCli) -> None:
     child.sendline("exit 6")
     assert _finish(child) == 6
     assert cli.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "lab") == "exited 6\n"
+    # commit the exited container: the file it wrote is in the new image
+    image_id = cli.ok("commit", "-c", "ENV FROM_COMMIT=1", "lab", "lab-image:v1").strip()
+    assert image_id.startswith("sha256:")
+    assert cli.ok("run", "--rm", "lab-image:v1", "sh", "-c", "cat /root/file.txt; echo $FROM_COMMIT") == "marker\n1\n"
     cli.ok("rm", "lab")
+    cli.ok("rmi", "lab-image:v1")
 
     # run -d nginx -p: the published port answers
     port = _free_ports(1)[0]
