@@ -22,7 +22,7 @@ from dockernb.apiserver.responses import Hijack, Response, StreamResponse, json_
 from dockernb.apiserver.router import Router, check_version
 from dockernb.apiserver.sessions import ExecRegistry, PendingAttaches
 from dockernb.engine import Engine
-from dockernb.errors import DockernbError, InternalError
+from dockernb.errors import DockernbError, InternalError, InvalidRequest
 
 __all__ = ["ROUTE_MODULES", "App", "build_app"]
 
@@ -60,6 +60,9 @@ class App:
 
     def dispatch(self, raw: ParsedRequest) -> Response | StreamResponse | Hijack:
         try:
+            if "\x00" in raw.path or any("\x00" in v for values in raw.query.values() for v in values):
+                # names never hold a NUL; the stores' file lookups would fail on it with a ValueError
+                raise InvalidRequest("invalid request: a NUL byte in the path or the query")
             route, params, version = self.router.match(raw.method, raw.path)
             req = Request(
                 method=raw.method,

@@ -12,7 +12,7 @@ from dockernb.apiserver.request import Request
 from dockernb.apiserver.responses import Response, json_response
 from dockernb.apiserver.router import Router
 from dockernb.engine.volumes import volume_inspect
-from dockernb.errors import InvalidRequest
+from dockernb.errors import InvalidRequest, NotFound, NotSupported
 
 if TYPE_CHECKING:
     from dockernb.apiserver.app import App
@@ -39,7 +39,10 @@ def register(router: Router, app: App) -> None:
         for what, value in (("Labels", labels), ("DriverOpts", opts)):
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise InvalidRequest(f"json: cannot unmarshal {what}: want an object of strings")
-        rec = volumes.create(name, driver=driver, labels=labels, options=opts)
+        try:
+            rec = volumes.create(name, driver=driver, labels=labels, options=opts)
+        except NotSupported as err:  # dockerd: a driver plugin that is not there is a 404
+            raise NotFound(f"create {name}: {err}") from None
         return json_response(volume_inspect(rec), 201)
 
     def inspect(req: Request) -> Response:

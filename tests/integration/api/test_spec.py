@@ -39,6 +39,14 @@ def test_read_only_operations_answer_in_the_specs_shapes(served: ServedApi, dock
     left = {op: sorted(f for f in fs if not DOCKERD_TOO.match(f)) for op, fs in found.items()}
     assert {op: fs for op, fs in left.items() if fs} == {}
     assert not any(f.startswith("Server error") for fs in found.values() for f in fs)
+    # what schemathesis found in the writing operations once: a NUL in a name reached the stores (500)
+    for method, path in (("GET", "/containers/a%00b/json"), ("POST", "/commit?container=a%00b"),
+                         ("DELETE", "/volumes/x%00")):
+        r = served.request(method, path)
+        assert (r.status, r.json()["message"]) == (400, "invalid request: a NUL byte in the path or the query")
+    r = served.request("POST", "/volumes/create", body=b'{"Name": "v", "Driver": "nfs-plugin"}',
+                       headers={"Content-Type": "application/json"})
+    assert r.status == 404 and "plugin" in r.json()["message"]
     docker_cli.ok("rm", "-f", "spec-a", "spec-b")
     docker_cli.ok("network", "rm", "spec-net")
     docker_cli.ok("volume", "rm", "spec-v")
