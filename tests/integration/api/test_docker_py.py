@@ -168,3 +168,43 @@ def test_networks_and_volumes(client: docker.DockerClient) -> None:
     with pytest.raises(NotFound):
         client.networks.get("py-net")
     assert client.volumes.prune()["VolumesDeleted"] in ([], None)
+
+
+def test_raw_hijack_forms_and_exec_resize(client: docker.DockerClient, served: ServedApi) -> None:
+    """The older attach form (no Upgrade header: 200 and the raw stream), and a tty exec resized by the API."""
+    c = client.containers.run("busybox", ["sh", "-c", "echo ready; read line; echo got-$line"], detach=True,
+                              stdin_open=True)
+    sock = served.raw()
+    try:
+        sock.sendall(f"POST /v1.41/containers/{c.id}/attach?stream=1&stdin=1&stdout=1&logs=1 HTTP/1.1\r\n"
+                     "Host: docker\r\nContent-Length: 0\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"application/vnd.docker.raw-stream" in head
+        assert _read_frames(sock, b"ready\n") == b"ready\n"
+        sock.sendall(b"x\n")
+        assert _read_frames(sock, b"got-x\n") == b"got-x\n"
+    finally:
+        sock.close()
+    assert c.wait(timeout=30)["StatusCode"] == 0
+
+    c = client.containers.run("busybox", ["sleep", "1000"], detach=True)
+    exec_id = client.api.exec_create(c.id, ["sh", "-c", "sleep 0.5; stty size"], tty=True)["Id"]
+    sock = client.api.exec_start(exec_id, tty=True, socket=True)._sock
+    client.api.exec_resize(exec_id, height=33, width=77)
+    out = b""
+    sock.settimeout(30)
+    while chunk := sock.recv(4096):
+        out += chunk
+    sock.close()
+    assert out.strip() == b"33 77"
+    inspected = client.api.exec_inspect(exec_id)
+    assert (inspected["Running"], inspected["ExitCode"], inspected["ProcessConfig"]["tty"]) == (False, 0, True)
+    assert inspected["ContainerID"] == c.id
+    with pytest.raises(APIError) as again:
+        client.api.exec_start(exec_id)
+    assert again.value.status_code == 409
+    with pytest.raises(NotFound):
+        client.api.exec_inspect("no-such-exec")
+    c.remove(force=True)
