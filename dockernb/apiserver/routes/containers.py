@@ -94,36 +94,10 @@ def _parse_unix(text: str, name: str) -> int:
     return max(int(secs), 0) * 1_000_000_000 + (int(frac[:9].ljust(9, "0")) if frac else 0)
 
 
-def _running(pid: int, started: int) -> bool:
-    """Is ``pid`` still the live process that started at ``started`` (a zombie is not)?"""
-    if pid <= 0:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("ascii", "replace")
-    except OSError:
-        return False
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0] not in ("Z", "X") and (started == 0 or int(fields[19]) == started)
-
-
 def register(router: Router, app: App) -> None:
     engine = app.engine
     svc = engine.containers
     pending = app.attaches
-
-    def settle(cid: str, timeout: float = 10.0) -> None:
-        """Let the last run's post-exit handler finish before a new start.
-
-        A stop returns once the exit is recorded; the old monitor then folds the exit into the
-        state. A start inside that window would have its new state overwritten (the docker CLI is
-        fast enough to hit it; dockernb's own CLI, a new process per verb, is not)."""
-        state = svc.store.state(cid)
-        if state.status in _LIVE and svc.current_state(cid).status in _LIVE:
-            return
-        deadline = time.monotonic() + timeout
-        while _running(state.monitor_pid, state.monitor_start) and time.monotonic() < deadline:
-            time.sleep(0.02)
 
     def wait_for(cid: str, condition: str, first: ContainerState) -> int:
         """docker's wait conditions, by polling the state (a run with ``--rm`` is removed by its
@@ -170,7 +144,6 @@ def register(router: Router, app: App) -> None:
             detach_keys(req.query_str("detachKeys"))
         if svc.current_state(cid).status is ContainerStatus.RUNNING:
             return Response(304)
-        settle(cid)
         waiters = pending.take(cid)
         if not waiters:
             svc.start(ref)
@@ -198,9 +171,7 @@ def register(router: Router, app: App) -> None:
 
     def restart(req: Request) -> Response:
         timeout = req.query_int("t") if req.has("t") and req.query_str("t") != "" else None
-        cid = svc.stop(req.params["id"], timeout=timeout)
-        settle(cid)
-        svc.start(cid)
+        svc.restart(req.params["id"], timeout=timeout)
         return Response(204)
 
     def kill(req: Request) -> Response:

@@ -192,6 +192,7 @@ class ContainerService:
         from dockernb.engine.containers.start import start_container
 
         cid = self.store.resolve(ref)
+        self._settle(cid)
         started = start_container(self, cid, attach=attach, console_size=console_size, ref=ref)
         self.last_warnings = started.warnings
         if started.attach is not None:
@@ -201,6 +202,24 @@ class ContainerService:
         return None
 
     last_warnings: tuple[str, ...] = ()
+
+    def _settle(self, container_id: str, timeout: float = 10.0) -> None:
+        """Let the last run's post-exit handler finish before a new start.
+
+        ``stop`` returns once the monitor recorded the exit; the same process then folds it into
+        the state. A start inside that window (``restart``, the docker CLI's ``stop; start``) had
+        its new run's state overwritten as exited, and the next start failed with ``container with
+        id exists``."""
+        import time
+
+        from dockernb.linux.process import alive
+
+        state = self.store.state(container_id)
+        if not state.monitor_pid or self.current_state(container_id).status in _LIVE:
+            return
+        deadline = time.monotonic() + timeout
+        while alive(state.monitor_pid, state.monitor_start) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def ensure_image(self, ref: str) -> Iterator[ProgressMessage]:
         """Pull ``ref`` when it is not stored (``run``'s ``Unable to find image ...``); progress messages."""

@@ -5,6 +5,7 @@ detached), attach_socket, wait, remove, kill, rename, list filters, networks and
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
 
@@ -22,6 +23,7 @@ def client(served: ServedApi) -> docker.DockerClient:
     c = docker.DockerClient(base_url=served.docker_host, version="1.41", timeout=120)
     yield c
     c.close()
+    gc.collect()  # a socket left open by this test warns here, not in a later one
 
 
 def _read_frames(sock: socket.socket, want: bytes, timeout: float = 30) -> bytes:
@@ -191,12 +193,14 @@ def test_raw_hijack_forms_and_exec_resize(client: docker.DockerClient, served: S
 
     c = client.containers.run("busybox", ["sleep", "1000"], detach=True)
     exec_id = client.api.exec_create(c.id, ["sh", "-c", "sleep 0.5; stty size"], tty=True)["Id"]
-    sock = client.api.exec_start(exec_id, tty=True, socket=True)._sock
+    wrapper = client.api.exec_start(exec_id, tty=True, socket=True)
+    sock = wrapper._sock
     client.api.exec_resize(exec_id, height=33, width=77)
     out = b""
     sock.settimeout(30)
     while chunk := sock.recv(4096):
         out += chunk
+    wrapper.close()
     sock.close()
     assert out.strip() == b"33 77"
     inspected = client.api.exec_inspect(exec_id)
