@@ -15,7 +15,13 @@ from docker.errors import APIError, ContainerError, NotFound
 
 from dockernb.testing.apiserver import ServedApi
 
-pytestmark = [pytest.mark.kit, pytest.mark.rootless]
+pytestmark = [
+    pytest.mark.kit,
+    pytest.mark.rootless,
+    # docker-py leaves the socket of one of its streamed responses to the garbage collector (the
+    # warning names the client's end of the connection); the fixture collects it at its teardown
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 
 @pytest.fixture
