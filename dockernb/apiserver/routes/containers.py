@@ -1,5 +1,5 @@
 """Container routes: create, start/stop/restart/kill, wait, delete, list, inspect, logs, attach, resize,
-rename, prune, and ``POST /commit`` (layer L8).
+rename, prune, pause/unpause, top, changes, export, and ``POST /commit`` (layer L8).
 
 dockerd's status codes: 201 for create, 204 for the verbs, 304 for a start of a running or a stop of
 a stopped container, 404 ``No such container``, 409 for state conflicts, 400 for bad parameters.
@@ -331,6 +331,31 @@ def register(router: Router, app: App) -> None:
                               pause=req.query_bool("pause", True))  # fmt: skip
         return json_response({"Id": image_id}, 201)
 
+    def pause(req: Request) -> Response:
+        svc.pause(req.params["id"])
+        return Response(204)
+
+    def unpause(req: Request) -> Response:
+        svc.unpause(req.params["id"])
+        return Response(204)
+
+    def top(req: Request) -> Response:
+        result = svc.top(req.params["id"], req.query_str("ps_args"))
+        return json_response({"Titles": list(result.titles), "Processes": [list(p) for p in result.processes]})
+
+    def changes(req: Request) -> Response:
+        kinds = {"C": 0, "A": 1, "D": 2}  # docker's archive.ChangeType
+        found = [{"Path": c.path, "Kind": kinds.get(c.kind, 0)} for c in svc.diff(req.params["id"])]
+        return json_response(found or None)  # dockerd: null when nothing changed
+
+    def export(req: Request) -> StreamResponse:
+        return StreamResponse(svc.export(req.params["id"]), content_type="application/x-tar")
+
+    router.add("POST", "/containers/{id}/pause", pause, name="ContainerPause")
+    router.add("POST", "/containers/{id}/unpause", unpause, name="ContainerUnpause")
+    router.add("GET", "/containers/{id}/top", top, name="ContainerTop")
+    router.add("GET", "/containers/{id}/changes", changes, name="ContainerChanges")
+    router.add("GET", "/containers/{id}/export", export, name="ContainerExport")
     router.add("POST", "/commit", commit, name="ImageCommit")
     router.add("POST", "/containers/create", create, name="ContainerCreate")
     router.add("GET", "/containers/json", list_, name="ContainerList")

@@ -220,6 +220,13 @@ def test_the_machines_newer_cli(docker_cli: DockerCli) -> None:
     cli.ok("run", "-d", "--name", "new-a", "busybox", "sleep", "1000")
     assert cli.ok("exec", "new-a", "sh", "-c", "echo in-exec") == "in-exec\n"
     assert cli.ok("ps", "--format", "{{.Names}} {{.State}}") == "new-a running\n"
+    # the extra verbs over the API: pause/unpause, top, diff, export
+    assert cli.ok("pause", "new-a") == "new-a\n"
+    assert cli.ok("inspect", "-f", "{{.State.Status}}", "new-a") == "paused\n"
+    assert cli.ok("unpause", "new-a") == "new-a\n"
+    assert "sleep 1000" in cli.ok("top", "new-a")
+    cli.ok("exec", "new-a", "touch", "/tmp/new-file")
+    assert "A /tmp/new-file" in cli.ok("diff", "new-a").splitlines()
     assert cli.ok("stop", "-t", "1", "new-a") == "new-a\n"
     assert cli.ok("inspect", "-f", "{{.State.ExitCode}}", "new-a") == "137\n"
     assert cli.ok("rm", "new-a") == "new-a\n"
