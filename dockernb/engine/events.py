@@ -34,6 +34,7 @@ __all__ = [
     "EventFilter",
     "container_attributes",
     "follow",
+    "follow_idle",
     "message",
 ]
 
@@ -129,6 +130,25 @@ def follow(
     after the call, or an inotify-less system, is still followed. Raises InvalidArgument
     (``since`` after ``until``), InvalidFilter, before the first event.
     """
+    feed = follow_idle(events, since=since, until=until, filters=filters, clock=clock, poll=poll)  # checks now
+    return (ev for ev in feed if ev is not None)
+
+
+def follow_idle(
+    events: EventLog,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    filters: Mapping[str, Sequence[str]] | EventFilter | None = None,
+    clock: Callable[[], int] = time.time_ns,
+    poll: float = 1.0,
+) -> Iterator[Event | None]:
+    """:func:`follow`, plus a ``None`` after every idle wait of at most ``poll`` seconds.
+
+    A server streaming the events checks its client at each ``None``, so a client that left an
+    idle stream is noticed within ``poll`` seconds, not at the next event. The arguments are
+    checked at the call, before the first item (a server answers them with a 400, not a 200).
+    """
     flt = filters if isinstance(filters, EventFilter) else EventFilter.parse(filters)
     if since is not None and until is not None and since > until:
         raise InvalidArgument("`since` time cannot be after `until` time")
@@ -138,7 +158,7 @@ def follow(
 
 
 def _stream(events: EventLog, reader: Any, since: int | None, until: int | None,  # noqa: ANN401 - EventReader
-            flt: EventFilter, clock: Callable[[], int], poll: float) -> Iterator[Event]:  # fmt: skip
+            flt: EventFilter, clock: Callable[[], int], poll: float) -> Iterator[Event | None]:  # fmt: skip
     from dockernb.linux.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 
     notify: Inotify | None = None
@@ -171,9 +191,11 @@ def _stream(events: EventLog, reader: Any, since: int | None, until: int | None,
                         notify.close()
                     notify = None
                     time.sleep(wait)
+                    yield None
                     continue
                 continue  # the watch is set: read once more before sleeping, so nothing slips between
             notify.wait(wait)
+            yield None
     finally:
         if notify is not None:
             notify.close()

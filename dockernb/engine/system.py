@@ -130,6 +130,21 @@ class SystemService:
 
         return follow(EventLog(Layout(self._config.root)), since=since, until=until, filters=filters)
 
+    def event_feed(
+        self,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
+    ) -> Iterator[Event | None]:
+        """:meth:`events` with a ``None`` after each idle second (the API server's ``/events``
+        checks its client then). Raises as :meth:`events` does, at the call."""
+        from dockernb.engine.events import follow_idle
+        from dockernb.store.events import EventLog
+        from dockernb.store.layout import Layout
+
+        return follow_idle(EventLog(Layout(self._config.root)), since=since, until=until, filters=filters)
+
     def storage_driver(self, probes: dict[str, probe.Probe]) -> tuple[str, str]:
         """The snapshotter this engine would use here, and why."""
         if os.geteuid() == 0 and probes["overlay"].ok:

@@ -7,16 +7,20 @@ classic builder only, and advertising BuildKit would make the docker CLI try a g
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from dockernb.apiserver.events import EventFilter, parse_timestamp
+from dockernb.apiserver.events import parse_timestamp
 from dockernb.apiserver.request import Request
 from dockernb.apiserver.responses import Response, StreamResponse, json_response, text_response
 from dockernb.apiserver.router import Router
 from dockernb.apiserver.streams import json_lines
 from dockernb.engine import SystemInfo, VersionInfo
+from dockernb.engine.events import message
+from dockernb.spec.events import Event
 
 if TYPE_CHECKING:
     from dockernb.apiserver.app import App
@@ -163,16 +167,36 @@ def register(router: Router, app: App) -> None:
     def version(req: Request) -> Response:
         return json_response(version_json(engine.system.version()))
 
+    listening = [0]
+    lock = threading.Lock()
+
+    def listeners() -> int:
+        with lock:
+            return hub.listeners + listening[0]
+
     def info(req: Request) -> Response:
         data = engine.system.info()
-        return json_response(info_json(data, version=engine.system.version().version, listeners=hub.listeners))
+        return json_response(info_json(data, version=engine.system.version().version, listeners=listeners()))
+
+    def feed(items: Iterator[Event | None]) -> Iterator[dict[str, Any] | None]:
+        with lock:
+            listening[0] += 1
+        try:
+            for ev in items:  # None: idle, the server checks the client is still there
+                yield None if ev is None else message(ev)
+        finally:
+            with lock:
+                listening[0] -= 1
+            items.close()  # type: ignore[attr-defined]  # a generator: its inotify watch and reader go now
 
     def events(req: Request) -> StreamResponse:
-        # everything is checked before the 200 goes out; the stream itself cannot fail
+        # everything is checked before the 200 goes out (the engine's feed checks its arguments
+        # when called); the engine's event log is what `docker events` reads too, so events made
+        # by the CLI, a notebook or another server on this root all show here
         since = parse_timestamp("since", req.query_str("since"))
         until = parse_timestamp("until", req.query_str("until"))
-        flt = EventFilter.parse(req.filters())
-        return StreamResponse(json_lines(hub.subscribe(since=since, until=until, filters=flt)))
+        items = engine.system.event_feed(since=since, until=until, filters=req.filters())
+        return StreamResponse(json_lines(feed(items)))
 
     router.add("GET", "/_ping", ping, name="SystemPing")
     router.add("HEAD", "/_ping", ping, name="SystemPingHead")
