@@ -29,7 +29,7 @@ __all__ = ["ROUTE_MODULES", "App", "build_app"]
 log = logging.getLogger(__name__)
 
 #: one module per resource under dockernb.apiserver.routes, each with ``register(router, app)``
-ROUTE_MODULES: tuple[str, ...] = ("system", "images", "containers", "exec", "networks", "volumes")
+ROUTE_MODULES: tuple[str, ...] = ("system", "images", "containers", "exec", "networks", "volumes", "build")
 
 
 class App:
