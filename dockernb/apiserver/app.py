@@ -29,7 +29,9 @@ __all__ = ["ROUTE_MODULES", "App", "build_app"]
 log = logging.getLogger(__name__)
 
 #: one module per resource under dockernb.apiserver.routes, each with ``register(router, app)``
-ROUTE_MODULES: tuple[str, ...] = ("system", "images", "containers", "exec", "networks", "volumes", "build")
+ROUTE_MODULES: tuple[str, ...] = (
+    "system", "images", "containers", "exec", "networks", "volumes", "build", "archive", "resources",
+)
 
 
 class App:
