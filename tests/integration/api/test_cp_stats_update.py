@@ -74,11 +74,15 @@ def test_docker_cli_cp_stats_update(docker_cli: DockerCli, tmp_path: Path) -> No
 
     # update: the limits and the restart policy, as inspect shows them
     r = docker_cli("update", "-m", "64m", "--cpu-shares", "512", "--restart", "on-failure:3", "lc-a")
-    assert r.code == 0 and r.out == "lc-a\n", r
+    limited = not ROOTLESS or capabilities.available("cgroup-delegation")
+    if limited:
+        assert r.code == 0 and r.out == "lc-a\n", r
+    else:  # the engine's warnings, which the CLI prints after the name: limits recorded, not applied, and why
+        assert r.code == 0 and r.out.startswith("lc-a\n") and "without cgroups" in r.out, r
     fmt = "{{.HostConfig.Memory}} {{.HostConfig.CpuShares}} {{.HostConfig.RestartPolicy.Name}}" \
           " {{.HostConfig.RestartPolicy.MaximumRetryCount}}"
     assert docker_cli.ok("inspect", "-f", fmt, "lc-a") == f"{64 << 20} 512 on-failure 3\n"
-    if not ROOTLESS or capabilities.available("cgroup-delegation"):
+    if limited:
         found = list(Path("/sys/fs/cgroup/memory").rglob(f"dockernb/{cid}/memory.limit_in_bytes"))
         assert found and found[0].read_text().strip() == str(64 << 20)
     r = docker_cli("update", "-m", "1k", "lc-a")
