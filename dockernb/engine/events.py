@@ -21,7 +21,7 @@ a network's ``name`` and ``type``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,7 +131,16 @@ def follow(
     (``since`` after ``until``), InvalidFilter, before the first event.
     """
     feed = follow_idle(events, since=since, until=until, filters=filters, clock=clock, poll=poll)  # checks now
-    return (ev for ev in feed if ev is not None)
+    return _events_only(feed)
+
+
+def _events_only(feed: Generator[Event | None, None, None]) -> Iterator[Event]:
+    try:
+        for ev in feed:
+            if ev is not None:
+                yield ev
+    finally:
+        feed.close()  # closing the follower stops the feed's inotify watch and reader at once
 
 
 def follow_idle(
@@ -142,7 +151,7 @@ def follow_idle(
     filters: Mapping[str, Sequence[str]] | EventFilter | None = None,
     clock: Callable[[], int] = time.time_ns,
     poll: float = 1.0,
-) -> Iterator[Event | None]:
+) -> Generator[Event | None, None, None]:
     """:func:`follow`, plus a ``None`` after every idle wait of at most ``poll`` seconds.
 
     A server streaming the events checks its client at each ``None``, so a client that left an
@@ -158,7 +167,7 @@ def follow_idle(
 
 
 def _stream(events: EventLog, reader: Any, since: int | None, until: int | None,  # noqa: ANN401 - EventReader
-            flt: EventFilter, clock: Callable[[], int], poll: float) -> Iterator[Event | None]:  # fmt: skip
+            flt: EventFilter, clock: Callable[[], int], poll: float) -> Generator[Event | None, None, None]:
     from dockernb.linux.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 
     notify: Inotify | None = None
