@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from dockernb.errors import DockernbError, NoSuchNetwork
 from dockernb.present.context import Context
-from dockernb.present.gotemplate import Struct, TemplateError, render
+from dockernb.present.gotemplate import Struct, TemplateError
+from dockernb.present.inspected import print_inspected
 
 __all__ = ["RUNNERS"]
 
@@ -64,27 +64,7 @@ def ls(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def inspect(ns: argparse.Namespace, ctx: Context) -> int:
-    from dockernb.present.images import go_json
-
-    found: list[Any] = []
-    errors: list[str] = []
-    for name in ns.args:
-        try:
-            found.append(ctx.engine.networks.inspect(name))
-        except NoSuchNetwork:
-            errors.append(f"Error: No such network: {name}")
-    if ns.format:
-        try:
-            ctx.out.write("".join(render(ns.format, item) + "\n" for item in found) or "\n")
-        except TemplateError as err:
-            ctx.eprint(f"Template parsing error: {err}")
-            return 1
-    else:
-        ctx.print(go_json(found) if found else "[]")
-    if errors:
-        ctx.eprint("\n".join(errors))
-        return 1
-    return 0
+    return print_inspected(ns, ctx, ctx.engine.networks.inspect, NoSuchNetwork, "network")
 
 
 def rm(ns: argparse.Namespace, ctx: Context) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from dockernb.errors import DockernbError, NoSuchVolume
 from dockernb.present.context import Context
-from dockernb.present.gotemplate import Struct, TemplateError, render
+from dockernb.present.gotemplate import Struct, TemplateError
+from dockernb.present.inspected import print_inspected
 from dockernb.present.units import human_size
 
 __all__ = ["RUNNERS"]
@@ -60,27 +60,7 @@ def ls(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def inspect(ns: argparse.Namespace, ctx: Context) -> int:
-    from dockernb.present.images import go_json
-
-    found: list[Any] = []
-    errors: list[str] = []
-    for name in ns.args:
-        try:
-            found.append(ctx.engine.volumes.inspect(name))
-        except NoSuchVolume:
-            errors.append(f"Error: No such volume: {name}")
-    if ns.format:
-        try:
-            ctx.out.write("".join(render(ns.format, item) + "\n" for item in found) or "\n")
-        except TemplateError as err:
-            ctx.eprint(f"Template parsing error: {err}")
-            return 1
-    else:
-        ctx.print(go_json(found) if found else "[]")
-    if errors:
-        ctx.eprint("\n".join(errors))
-        return 1
-    return 0
+    return print_inspected(ns, ctx, ctx.engine.volumes.inspect, NoSuchVolume, "volume")
 
 
 def rm(ns: argparse.Namespace, ctx: Context) -> int:
