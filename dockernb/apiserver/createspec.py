@@ -27,7 +27,7 @@ from dockernb.spec.container import (
 )
 from dockernb.spec.mountspec import parse_tmpfs, parse_volume
 
-__all__ = ["create_spec", "summary_json"]
+__all__ = ["create_spec", "go_bool", "go_str", "summary_json"]
 
 
 def _obj(data: Any, what: str) -> Mapping[str, Any]:  # noqa: ANN401 - decoded JSON
@@ -38,7 +38,8 @@ def _obj(data: Any, what: str) -> Mapping[str, Any]:  # noqa: ANN401 - decoded J
     return data
 
 
-def _str(data: Mapping[str, Any], key: str) -> str:
+def go_str(data: Mapping[str, Any], key: str) -> str:
+    """``data[key]`` as a Go string field: absent or null is "", another type is Go's unmarshal error."""
     value = data.get(key)
     if value is None:
         return ""
@@ -47,10 +48,11 @@ def _str(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _bool(data: Mapping[str, Any], key: str) -> bool:
+def go_bool(data: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    """``data[key]`` as a Go bool field: absent or null is ``default``, another type is Go's unmarshal error."""
     value = data.get(key)
     if value is None:
-        return False
+        return default
     if not isinstance(value, bool):
         raise InvalidRequest(f"json: cannot unmarshal {type(value).__name__} into Go struct field {key} of type bool")
     return value
@@ -100,11 +102,11 @@ def _port_bindings(host: Mapping[str, Any]) -> tuple[PortBinding, ...]:
             raise InvalidRequest(f"invalid port bindings for {key!r}: want a list")
         for b in bindings:
             b = _obj(b, "nat.PortBinding")
-            host_port = _str(b, "HostPort")
+            host_port = go_str(b, "HostPort")
             first = host_port.partition("-")[0]
             if host_port and (not first.isdigit() or int(first) > 65535):
                 raise InvalidRequest(f"invalid port specification: {host_port!r}")
-            out.append(PortBinding(container_port=int(port), protocol=proto or "tcp", host_ip=_str(b, "HostIp"),
+            out.append(PortBinding(container_port=int(port), protocol=proto or "tcp", host_ip=go_str(b, "HostIp"),
                                    host_port=host_port))
     return tuple(out)
 
@@ -116,7 +118,7 @@ def _mounts(host: Mapping[str, Any]) -> tuple[MountSpec, ...]:
         raise InvalidRequest("json: cannot unmarshal Mounts: want a list")
     for raw in raw_mounts:
         m = _obj(raw, "mount.Mount")
-        kind, src, dst = _str(m, "Type") or "volume", _str(m, "Source"), _str(m, "Target")
+        kind, src, dst = go_str(m, "Type") or "volume", go_str(m, "Source"), go_str(m, "Target")
         bind = _obj(m.get("BindOptions"), "mount.BindOptions")
         tmpfs = _obj(m.get("TmpfsOptions"), "mount.TmpfsOptions")
         if kind not in ("bind", "volume", "tmpfs"):
@@ -137,8 +139,8 @@ def _mounts(host: Mapping[str, Any]) -> tuple[MountSpec, ...]:
             options.append(f"size={_int(tmpfs, 'SizeBytes')}")
         if tmpfs.get("Mode"):
             options.append(f"mode={_int(tmpfs, 'Mode'):o}")
-        out.append(MountSpec(type=kind, target=dst, source=src, read_only=_bool(m, "ReadOnly"),
-                             propagation=_str(bind, "Propagation"), options=tuple(options),
+        out.append(MountSpec(type=kind, target=dst, source=src, read_only=go_bool(m, "ReadOnly"),
+                             propagation=go_str(bind, "Propagation"), options=tuple(options),
                              anonymous=kind == "volume" and not src))
     for target, opts in _str_map(host, "Tmpfs").items():
         out.append(parse_tmpfs(f"{target}:{opts}" if opts else target))
@@ -147,7 +149,7 @@ def _mounts(host: Mapping[str, Any]) -> tuple[MountSpec, ...]:
 
 def _restart(host: Mapping[str, Any]) -> RestartPolicy:
     policy = _obj(host.get("RestartPolicy"), "container.RestartPolicy")
-    name = _str(policy, "Name")
+    name = go_str(policy, "Name")
     count = _int(policy, "MaximumRetryCount")
     if not name:
         return RestartPolicy()
@@ -169,7 +171,7 @@ def _ulimits(host: Mapping[str, Any]) -> tuple[Ulimit, ...]:
     out = []
     for item in raw:
         u = _obj(item, "units.Ulimit")
-        out.append(Ulimit(name=_str(u, "Name"), soft=_int(u, "Soft"), hard=_int(u, "Hard")))
+        out.append(Ulimit(name=go_str(u, "Name"), soft=_int(u, "Soft"), hard=_int(u, "Hard")))
     return tuple(out)
 
 
@@ -178,7 +180,7 @@ def create_spec(body: Any) -> tuple[ContainerConfig, HostConfig]:  # noqa: ANN40
     c = _obj(body, "container.Config")
     host = _obj(c.get("HostConfig"), "container.HostConfig")
     networking = _obj(c.get("NetworkingConfig"), "network.NetworkingConfig")
-    image = _str(c, "Image")
+    image = go_str(c, "Image")
     if not image:
         raise InvalidRequest("No image specified: the config's Image is empty")
     stop_timeout = c.get("StopTimeout")
@@ -186,37 +188,37 @@ def create_spec(body: Any) -> tuple[ContainerConfig, HostConfig]:  # noqa: ANN40
         raise InvalidRequest("json: cannot unmarshal StopTimeout: want an integer")
     config = ContainerConfig(
         image=image, cmd=_strs(c, "Cmd") or (), entrypoint=_strs(c, "Entrypoint"), env=_strs(c, "Env") or (),
-        working_dir=_str(c, "WorkingDir"), user=_str(c, "User"), hostname=_str(c, "Hostname"),
-        domainname=_str(c, "Domainname"), labels=_str_map(c, "Labels"), tty=_bool(c, "Tty"),
-        open_stdin=_bool(c, "OpenStdin"), stdin_once=_bool(c, "StdinOnce"), attach_stdin=_bool(c, "AttachStdin"),
-        attach_stdout=_bool(c, "AttachStdout"), attach_stderr=_bool(c, "AttachStderr"),
+        working_dir=go_str(c, "WorkingDir"), user=go_str(c, "User"), hostname=go_str(c, "Hostname"),
+        domainname=go_str(c, "Domainname"), labels=_str_map(c, "Labels"), tty=go_bool(c, "Tty"),
+        open_stdin=go_bool(c, "OpenStdin"), stdin_once=go_bool(c, "StdinOnce"), attach_stdin=go_bool(c, "AttachStdin"),
+        attach_stdout=go_bool(c, "AttachStdout"), attach_stderr=go_bool(c, "AttachStderr"),
         exposed_ports=tuple(k if "/" in k else f"{k}/tcp" for k in _keys(c, "ExposedPorts")),
-        volumes=_keys(c, "Volumes"), stop_signal=_str(c, "StopSignal"), stop_timeout=stop_timeout,
+        volumes=_keys(c, "Volumes"), stop_signal=go_str(c, "StopSignal"), stop_timeout=stop_timeout,
     )  # fmt: skip
     log_config = _obj(host.get("LogConfig"), "container.LogConfig")
     resources = Resources(
         memory=_int(host, "Memory"), memory_swap=_int(host, "MemorySwap"),
         memory_reservation=_int(host, "MemoryReservation"), nano_cpus=_int(host, "NanoCpus"),
         cpu_shares=_int(host, "CpuShares"), cpu_period=_int(host, "CpuPeriod"), cpu_quota=_int(host, "CpuQuota"),
-        cpuset_cpus=_str(host, "CpusetCpus"), pids_limit=max(_int(host, "PidsLimit"), 0), ulimits=_ulimits(host),
+        cpuset_cpus=go_str(host, "CpusetCpus"), pids_limit=max(_int(host, "PidsLimit"), 0), ulimits=_ulimits(host),
     )  # fmt: skip
     aliases: tuple[str, ...] = ()
     ipv4 = ""
     endpoints = _obj(networking.get("EndpointsConfig"), "map[string]*network.EndpointSettings")
-    mode = _str(host, "NetworkMode") or "default"
+    mode = go_str(host, "NetworkMode") or "default"
     for net_name, raw in endpoints.items():
         if net_name != mode and mode != "default":
             continue
         ep = _obj(raw, "network.EndpointSettings")
         aliases = _strs(ep, "Aliases") or ()
-        ipv4 = _str(_obj(ep.get("IPAMConfig"), "network.EndpointIPAMConfig"), "IPv4Address")
+        ipv4 = go_str(_obj(ep.get("IPAMConfig"), "network.EndpointIPAMConfig"), "IPv4Address")
     oom = host.get("OomScoreAdj")
     host_config = HostConfig(
-        restart_policy=_restart(host), auto_remove=_bool(host, "AutoRemove"),
-        log_config=LogConfig(type=_str(log_config, "Type") or "json-file", config=_str_map(log_config, "Config")),
-        network_mode=mode, port_bindings=_port_bindings(host), publish_all_ports=_bool(host, "PublishAllPorts"),
+        restart_policy=_restart(host), auto_remove=go_bool(host, "AutoRemove"),
+        log_config=LogConfig(type=go_str(log_config, "Type") or "json-file", config=_str_map(log_config, "Config")),
+        network_mode=mode, port_bindings=_port_bindings(host), publish_all_ports=go_bool(host, "PublishAllPorts"),
         mounts=_mounts(host), cap_add=_strs(host, "CapAdd") or (), cap_drop=_strs(host, "CapDrop") or (),
-        privileged=_bool(host, "Privileged"), read_only=_bool(host, "ReadonlyRootfs"), init=_bool(host, "Init"),
+        privileged=go_bool(host, "Privileged"), read_only=go_bool(host, "ReadonlyRootfs"), init=go_bool(host, "Init"),
         security_opt=_strs(host, "SecurityOpt") or (), resources=resources,
         extra_hosts=_strs(host, "ExtraHosts") or (), dns=_strs(host, "Dns") or (),
         dns_search=_strs(host, "DnsSearch") or (), dns_options=_strs(host, "DnsOptions") or (),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dockernb.apiserver.createspec import go_bool, go_str
 from dockernb.apiserver.request import Request
 from dockernb.apiserver.responses import Connection, Hijack, Response, json_response
 from dockernb.apiserver.router import Router
@@ -35,24 +36,6 @@ def _strs(body: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _flag(body: dict[str, Any], key: str, default: bool = False) -> bool:
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"json: cannot unmarshal {type(value).__name__} into Go struct field {key} of type bool")
-    return value
-
-
-def _text(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"json: cannot unmarshal {type(value).__name__} into Go struct field {key} of type string")
-    return value
-
-
 def _exit_code(err: DockernbError) -> int:
     """dockerd 20.10 records 126 for any exec the runtime could not start (not found included)."""
     return 126
@@ -69,16 +52,16 @@ def register(router: Router, app: App) -> None:
         cmd = _strs(body, "Cmd")
         if not cmd:
             raise InvalidRequest("No exec command specified")
-        keys = _text(body, "DetachKeys")
+        keys = go_str(body, "DetachKeys")
         if keys:
             detach_keys(keys)
         ref = req.params["id"]
         cid = svc.check_running(ref, "exec")
         inst = execs.add({
-            "container_id": cid, "cmd": cmd, "tty": _flag(body, "Tty"), "attach_stdin": _flag(body, "AttachStdin"),
-            "attach_stdout": _flag(body, "AttachStdout"), "attach_stderr": _flag(body, "AttachStderr"),
-            "env": _strs(body, "Env"), "user": _text(body, "User"), "workdir": _text(body, "WorkingDir"),
-            "privileged": _flag(body, "Privileged"), "detach_keys": keys,
+            "container_id": cid, "cmd": cmd, "tty": go_bool(body, "Tty"), "attach_stdin": go_bool(body, "AttachStdin"),
+            "attach_stdout": go_bool(body, "AttachStdout"), "attach_stderr": go_bool(body, "AttachStderr"),
+            "env": _strs(body, "Env"), "user": go_str(body, "User"), "workdir": go_str(body, "WorkingDir"),
+            "privileged": go_bool(body, "Privileged"), "detach_keys": keys,
         })  # fmt: skip
         return json_response({"Id": inst.id}, 201)
 
@@ -109,7 +92,7 @@ def register(router: Router, app: App) -> None:
         body = req.json() or {}
         if not isinstance(body, dict):
             raise InvalidRequest("the body must be a JSON object")
-        if _flag(body, "Detach"):
+        if go_bool(body, "Detach"):
             _launch(inst, detach=True)
             return Response(200)
         if inst.started:

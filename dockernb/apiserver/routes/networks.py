@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dockernb.apiserver.createspec import go_str
 from dockernb.apiserver.request import Request
 from dockernb.apiserver.responses import Response, json_response
 from dockernb.apiserver.router import Router
@@ -25,15 +26,6 @@ def _body(req: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     return body
-
-
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"json: cannot unmarshal {type(value).__name__} into Go struct field {key} of type string")
-    return value
 
 
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -63,7 +55,7 @@ def register(router: Router, app: App) -> None:
 
     def create(req: Request) -> Response:
         body = _body(req)
-        name = _text(body, "Name")
+        name = go_str(body, "Name")
         if not name:
             raise InvalidRequest("network name must not be empty")
         ipam = _obj(body, "IPAM")
@@ -72,11 +64,11 @@ def register(router: Router, app: App) -> None:
             raise InvalidRequest("json: cannot unmarshal IPAM.Config: want a list of objects")
         subnet = gateway = ""
         if configs:
-            subnet, gateway = _text(configs[0], "Subnet"), _text(configs[0], "Gateway")
+            subnet, gateway = go_str(configs[0], "Subnet"), go_str(configs[0], "Gateway")
         for key in ("Internal", "Attachable", "CheckDuplicate", "EnableIPv6"):
             if body.get(key) is not None and not isinstance(body[key], bool):
                 raise InvalidRequest(f"json: cannot unmarshal {key}: want a boolean")
-        rec = nets.create(name, driver=_text(body, "Driver") or "bridge", subnet=subnet, gateway=gateway,
+        rec = nets.create(name, driver=go_str(body, "Driver") or "bridge", subnet=subnet, gateway=gateway,
                           internal=bool(body.get("Internal")), attachable=bool(body.get("Attachable")),
                           labels=_str_map(body, "Labels"), options=_str_map(body, "Options"))  # fmt: skip
         return json_response({"Id": rec.id, "Warning": ""}, 201)
@@ -87,20 +79,20 @@ def register(router: Router, app: App) -> None:
 
     def connect(req: Request) -> Response:
         body = _body(req)
-        container = _text(body, "Container")
+        container = go_str(body, "Container")
         if not container:
             raise InvalidRequest("a container is required")
         endpoint = _obj(body, "EndpointConfig")
         aliases = endpoint.get("Aliases") or []
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise InvalidRequest("json: cannot unmarshal Aliases: want a list of strings")
-        ip = _text(_obj(endpoint, "IPAMConfig"), "IPv4Address")
+        ip = go_str(_obj(endpoint, "IPAMConfig"), "IPv4Address")
         nets.connect(req.params["id"], container, aliases=aliases, ipv4_address=ip)
         return Response(200)
 
     def disconnect(req: Request) -> Response:
         body = _body(req)
-        container = _text(body, "Container")
+        container = go_str(body, "Container")
         if not container:
             raise InvalidRequest("a container is required")
         nets.disconnect(req.params["id"], container, force=bool(body.get("Force")))
