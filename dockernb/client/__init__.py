@@ -15,6 +15,7 @@ The notebook magics return these objects.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from dockernb.client.models import Container, ContainerCollection, ExecResult, Image, ImageCollection
@@ -37,6 +38,27 @@ class DockerClient:
     def from_env(cls, env: Mapping[str, str] | None = None) -> DockerClient:
         """A client of the in-process engine configured like the CLI (environment, daemon.json)."""
         return cls(_conforms(Engine.from_env(env)))
+
+    @classmethod
+    def for_host(cls, url: str) -> DockerClient:
+        """A client of the Engine API at ``url`` (``unix://``, ``tcp://``, ``ssh://``), like ``%dockernb connect``.
+
+        Raises InvalidArgument for a URL docker would refuse, Unavailable when no daemon answers.
+        """
+        from dockernb.client.remote import connect
+
+        return cls(connect(url))
+
+    @classmethod
+    def from_docker_host(cls, env: Mapping[str, str] | None = None) -> DockerClient:
+        """What the front ends start with: ``DOCKER_HOST``'s engine when it is set (as ``docker.from_env()``),
+        else the in-process engine. The remote client connects on its first call (errors come then)."""
+        host = (os.environ if env is None else env).get("DOCKER_HOST", "")
+        if host:
+            from dockernb.client.remote import RemoteEngine
+
+            return cls(RemoteEngine(host, lazy=True))
+        return cls.from_env(env)
 
     def version(self) -> dict[str, str]:
         v = self.engine.system.version()

@@ -164,7 +164,7 @@ class DockerKernel(IPythonKernel):
     def _serve(self, request: Request) -> bool:
         """Run one docker line for bash; True when it was interrupted."""
         if self.docker_client is None:
-            self.docker_client = DockerClient.from_env()
+            self.docker_client = DockerClient.from_docker_host()
         code, interrupted = 1, False
         files: list[Any] = []
         words = request.argv[:2] if request.argv[:1] in (["image"], ["container"]) else request.argv[:1]

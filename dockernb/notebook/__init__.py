@@ -23,6 +23,6 @@ def unload_ipython_extension(ipython: Any) -> None:  # noqa: ANN401
     # IPython keeps registered magics; forget ours so a reload makes a fresh client
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
-        for name in ("docker", "dockerfile"):
+        for name in ("docker", "dockerfile", "dockernb"):
             manager.magics[kind].pop(name, None)
     manager.registry.pop("DockerMagics", None)

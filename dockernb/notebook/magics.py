@@ -22,7 +22,7 @@ import sys
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
 
 from dockernb.client import DockerClient
 from dockernb.client.commands import context_for
@@ -67,8 +67,38 @@ class DockerMagics(Magics):
     @property
     def client(self) -> DockerClient:
         if self._client is None:
-            self._client = DockerClient.from_env()
+            self._client = DockerClient.from_docker_host()
         return self._client
+
+    @no_var_expand
+    @line_magic
+    def dockernb(self, line: str) -> Any:  # noqa: ANN401
+        """``%dockernb connect unix:///path.sock | tcp://host:port | ssh://user@host``: the magics, widgets and
+        models drive that Engine API endpoint; ``%dockernb disconnect``: back to the in-process engine."""
+        words = self._words(line)
+        if words[:1] == ["connect"] and len(words) == 2:
+            try:
+                client = DockerClient.for_host(words[1])
+                version = client.version()
+            except DockernbError as err:
+                print_error(str(err))
+                self.ip.user_ns["_exit_code"] = 1
+                return None
+            if self._client is not None:
+                self._client.close()
+            self._client = client
+            self.ip.user_ns["_exit_code"] = 0
+            print(f"connected to {words[1]} (Engine {version['Version']}, API {version['ApiVersion']})")
+            return None
+        if words == ["disconnect"]:
+            if self._client is not None:
+                self._client.close()
+            self._client = DockerClient.from_env()
+            self.ip.user_ns["_exit_code"] = 0
+            print("using the in-process engine")
+            return None
+        raise UsageError('usage: %dockernb connect unix:///PATH | tcp://HOST:PORT | ssh://[USER@]HOST; '
+                         "%dockernb disconnect")
 
     # --- the magics -----------------------------------------------------------------------
 

@@ -79,12 +79,18 @@ def runner_for(ctx: NotebookContext) -> Any:  # noqa: ANN401 - Callable[[str], R
     def find(verb: str) -> Runner | None:
         base = _SPELLINGS.get(verb, verb)
         mine = _RENDERERS.get(base)
-        shared = shared_runner(verb)
+        shared = engine_runner(ctx, verb)
         if mine is None or not ctx.widgets:
             return _with_result(base, shared) if shared is not None else None
         return lambda ns, c: mine(ns, ctx, shared)
 
     return find
+
+
+def engine_runner(ctx: Context, verb: str) -> Runner | None:
+    """The shared runner of ``verb``, or the backend's own (a remote engine serves its verbs its way)."""
+    own = getattr(ctx._engine, "runner", None)
+    return own(verb) if callable(own) else shared_runner(verb)  # type: ignore[no-any-return]
 
 
 def _with_result(verb: str, shared: Runner) -> Runner:
@@ -296,7 +302,7 @@ def _created_id(ctx: NotebookContext, verb_argv: list[str]) -> str:
     """Run ``run -d`` through the shared runner, quietly; the new container's id."""
     out = io.StringIO()
     code = dispatch(verb_argv, NotebookContext(prog=ctx.prog, out=out, err=ctx.err, _engine=ctx._engine,
-                                               client=ctx.client))  # fmt: skip
+                                               client=ctx.client), lambda v: engine_runner(ctx, v))  # fmt: skip
     lines = out.getvalue().strip().splitlines()
     if code != 0 or not lines:
         raise _Exit(code or 1)
@@ -332,6 +338,8 @@ def _run(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) ->
             return 0
     except _Exit as e:
         return e.code
+    if getattr(ctx._engine, "remote", False):
+        return shared(ns, ctx)  # the remote backend's run (no attached start over the API yet)
     if ns.detach_keys:
         from dockernb.engine.containers import parse_detach_keys
 
@@ -432,6 +440,8 @@ def _terminal(ctx: NotebookContext, stream: Any, cid: str, *, tty: bool) -> int:
 
 
 def _attach(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
+    if getattr(ctx._engine, "remote", False) and shared is not None:
+        return shared(ns, ctx)
     containers = ctx.engine.containers
     found = containers.get(ns.args[0])
     with_stdin = found.record.config.open_stdin and not ns.no_stdin
@@ -441,7 +451,7 @@ def _attach(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None)
 
 def _exec(ns: argparse.Namespace, ctx: NotebookContext, shared: Runner | None) -> int:
     assert shared is not None
-    if not (ns.interactive and ns.tty) or ns.detach:
+    if not (ns.interactive and ns.tty) or ns.detach or getattr(ctx._engine, "remote", False):
         return shared(ns, ctx)
     from dockernb.client.streams import ExecStream
 
