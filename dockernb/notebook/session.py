@@ -90,7 +90,7 @@ def runner_for(ctx: NotebookContext) -> Any:  # noqa: ANN401 - Callable[[str], R
 def engine_runner(ctx: Context, verb: str) -> Runner | None:
     """The shared runner of ``verb``, or the backend's own (a remote engine serves its verbs its way)."""
     own = getattr(ctx._engine, "runner", None)
-    return own(verb) if callable(own) else shared_runner(verb)  # type: ignore[no-any-return]
+    return own(verb) if callable(own) else shared_runner(verb)
 
 
 def _with_result(verb: str, shared: Runner) -> Runner:

@@ -66,7 +66,8 @@ class _Mapped:
         if isinstance(err, docker.errors.APIError):
             raise_api(err)
         if isinstance(err, (requests.exceptions.ConnectionError, docker.errors.DockerException, ConnectionError)):
-            raise Unavailable(f"Cannot connect to the Docker daemon at {self.url}. Is the docker daemon running?") from None
+            text = f"Cannot connect to the Docker daemon at {self.url}. Is the docker daemon running?"
+            raise Unavailable(text) from None
 
 
 def raise_api(err: docker.errors.APIError) -> NoReturn:
@@ -227,8 +228,12 @@ class RemoteContainers:
 
     def logs(self, ref: str, *, tail: int = -1, since_ns: int = 0, until_ns: int = 0,
              follow: bool = False) -> Iterator[LogLine]:  # fmt: skip
-        """The container's log as LogLines, stdout and stderr apart (docker-py's own demultiplexer)."""
+        """The container's log as LogLines, stdout and stderr apart (NoSuchContainer now, not at the first line)."""
         tty = bool((self.inspect(ref).get("Config") or {}).get("Tty"))
+        return self._log_lines(ref, tty, tail, since_ns, until_ns, follow)
+
+    def _log_lines(self, ref: str, tty: bool, tail: int, since_ns: int, until_ns: int,
+                   follow: bool) -> Iterator[LogLine]:  # fmt: skip
         params: dict[str, Any] = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
                                   "tail": "all" if tail < 0 else tail}  # fmt: skip
         if since_ns:
@@ -239,11 +244,12 @@ class RemoteContainers:
         with self._e.mapped:
             res = api._get(api._url("/containers/{0}/logs", ref), params=params, stream=True)
             api._raise_for_status(res)
-            for out, err in api._read_from_socket(res, stream=True, tty=tty, demux=True):
-                for stream, data in (("stdout", out), ("stderr", err)):
-                    for line in (data or b"").splitlines(keepends=True):
-                        stamp, _, rest = line.partition(b" ")
-                        yield LogLine(stream, rest, stamp.decode("ascii", "replace"))
+            if follow:
+                api._disable_socket_timeout(api._get_raw_response_socket(res))
+            for stream, data in _frames(res, tty):
+                for line in data.splitlines(keepends=True):
+                    stamp, _, rest = line.partition(b" ")
+                    yield LogLine(stream, rest, stamp.decode("ascii", "replace"))
 
     def attach(self, ref: str, *, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> NoReturn:
         raise not_remote("attach")
@@ -273,6 +279,23 @@ class RemoteContainers:
 
     def finish_auto_remove(self, container_id: str) -> None:
         """The daemon removes a ``--rm`` container itself."""
+
+
+def _frames(res: requests.Response, tty: bool) -> Iterator[tuple[str, bytes]]:
+    """A logs response's frames: docker's 8-byte headers (stream, size) unless the container has a tty.
+
+    Read through urllib3 (``res.raw``), which undoes HTTP's chunking (docker-py's socket readers
+    are for hijacked connections, where there is none).
+    """
+    if tty:
+        for chunk in res.iter_content(chunk_size=None):
+            yield "stdout", chunk
+        return
+    raw = res.raw
+    while len(header := raw.read(8)) == 8:
+        size = int.from_bytes(header[4:], "big")
+        data = raw.read(size) if size else b""
+        yield ("stderr" if header[0] == 2 else "stdout"), data
 
 
 class RemoteEngine:

@@ -1,4 +1,4 @@
-"""Engine API JSON (inspect, list) as the engine's own records, so ``present`` renders them as it does ours (layer L7.5)."""
+"""Engine API JSON (inspect, list) as the engine's records, which ``present`` renders as ours (layer L7.5)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def _ports(data: dict[str, Any]) -> tuple[PortBinding, ...]:
     for key, binds in ((data.get("NetworkSettings") or {}).get("Ports") or {}).items():
         port, _, proto = key.partition("/")
         for b in binds or []:
-            out.append(PortBinding(int(port), proto or "tcp", b.get("HostIp") or "0.0.0.0", int(b.get("HostPort") or 0)))
+            host_ip, host_port = b.get("HostIp") or "0.0.0.0", int(b.get("HostPort") or 0)
+            out.append(PortBinding(int(port), proto or "tcp", host_ip, host_port))
     return tuple(out)
 
 
