@@ -13,7 +13,7 @@ import argparse
 from typing import Any, cast
 
 from dockernb.client.remote.backend import RemoteContainers, RemoteEngine, not_remote
-from dockernb.errors import DockernbError, InvalidArgument, NoSuchContainer, NoSuchImage
+from dockernb.errors import DockernbError, InvalidArgument, NoSuchContainer, NoSuchImage, Unavailable
 from dockernb.present.args import parse
 from dockernb.present.context import Context
 from dockernb.present.dispatch import Runner, shared_runner
@@ -35,6 +35,20 @@ RUN_FLAGS = frozenset({"detach", "name", "env", "label", "tty", "interactive", "
 
 
 def remote_runner(verb: str) -> Runner:
+    """The runner of ``verb`` on a remote engine; a daemon that does not answer gets the CLI's one line."""
+    found = _pick(verb)
+
+    def run_remote(ns: argparse.Namespace, ctx: Context) -> int:
+        try:
+            return found(ns, ctx)
+        except Unavailable as err:
+            ctx.eprint(str(err))  # docker's "Cannot connect to the Docker daemon at ...", exit code 1
+            return 1
+
+    return run_remote
+
+
+def _pick(verb: str) -> Runner:
     if verb in ("run", "container run", "create", "container create"):
         return run
     if verb in ("exec", "container exec"):
