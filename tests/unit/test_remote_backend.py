@@ -94,6 +94,7 @@ def test_inspect_json_becomes_records() -> None:
     assert (found.record.name, found.record.config.image, found.record.config.tty) == ("web", "busybox", True)
     assert found.record.created.isoformat() == "2026-11-28T17:20:01.123456+00:00"
     assert (found.state.status, found.state.exit_code, found.state.started_at) == ("exited", 137, None)  # podman's word
-    assert [(p.container_port, p.proto, p.host_ip, p.host_port) for p in found.ports] == [(80, "tcp", "127.0.0.1", 8080)]
+    ports = [(p.container_port, p.proto, p.host_ip, p.host_port) for p in found.ports]
+    assert ports == [(80, "tcp", "127.0.0.1", 8080)]
     assert api_time("2026-11-28T18:20:01.5+01:00") == api_time("2026-11-28T17:20:01.500Z")
     assert api_time(0) is not None and api_time("") is None
