@@ -58,6 +58,8 @@ class DockerMagics(Magics):
     def __init__(self, shell: Any, client: DockerClient | None = None) -> None:  # noqa: ANN401
         super().__init__(shell)
         self._client = client
+        #: ``%dockernb disconnect`` was run: the in-process engine even with DOCKER_HOST set
+        self._disconnected = False
 
     @property
     def ip(self) -> Any:  # noqa: ANN401 - the InteractiveShell
@@ -67,7 +69,7 @@ class DockerMagics(Magics):
     @property
     def client(self) -> DockerClient:
         if self._client is None:
-            self._client = DockerClient.from_docker_host()
+            self._client = DockerClient.from_env() if self._disconnected else DockerClient.from_docker_host()
         return self._client
 
     @no_var_expand
@@ -86,14 +88,14 @@ class DockerMagics(Magics):
                 return None
             if self._client is not None:
                 self._client.close()
-            self._client = client
+            self._client, self._disconnected = client, False
             self.ip.user_ns["_exit_code"] = 0
             print(f"connected to {words[1]} (Engine {version['Version']}, API {version['ApiVersion']})")
             return None
         if words == ["disconnect"]:
             if self._client is not None:
                 self._client.close()
-            self._client = DockerClient.from_env()
+            self._client, self._disconnected = None, True  # made on the next command
             self.ip.user_ns["_exit_code"] = 0
             print("using the in-process engine")
             return None

@@ -21,6 +21,9 @@ from typing import Any
 
 import nbformat
 import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 from nbclient import NotebookClient
 
 from dockernb.testing.apiserver import ServedApi
@@ -160,6 +163,22 @@ def dockerd() -> Iterator[str]:
         for mount in sorted(left, key=len, reverse=True):
             subprocess.run(["umount", "-l", mount], check=False)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_connect_and_disconnect_words(ip: InteractiveShell, tmp_path: Path) -> None:
+    def magic(line: str) -> tuple[str, str, int]:
+        with capture_output() as cap:
+            ip.run_line_magic("dockernb", line)
+        return cap.stdout, cap.stderr, ip.user_ns["_exit_code"]
+
+    out, err, code = magic("connect foo://x")
+    assert (out, code) == ("", 1) and "Invalid bind address format: foo://x" in err
+    out, err, code = magic(f"connect unix://{tmp_path}/absent.sock")
+    assert (out, code) == ("", 1)
+    assert f"Cannot connect to the Docker daemon at unix://{tmp_path}/absent.sock. Is the docker daemon running?" in err
+    with pytest.raises(UsageError, match=r"^usage: %dockernb connect unix:///PATH"):
+        ip.run_line_magic("dockernb", "connect")
+    assert magic("disconnect") == ("using the in-process engine\n", "", 0)
 
 
 def test_in_process(tmp_path: Path, images_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
