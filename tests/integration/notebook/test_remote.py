@@ -13,12 +13,14 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import nbformat
 import pytest
 from IPython.core.error import UsageError
@@ -194,3 +196,29 @@ def test_dockernb_serve(tmp_path: Path, root_dir: Path, images_env: dict[str, st
 
 def test_dockerd(tmp_path: Path, dockerd: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _assert_expected(_check(_run_notebook(tmp_path, {}, dockerd, monkeypatch), dockerd))
+
+
+def test_docker_kernel_follows_docker_host(tmp_path: Path, root_dir: Path, images_env: dict[str, str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from jupyter_client.manager import start_new_kernel
+
+    from tests.integration.notebook.test_kernel import run
+
+    prefix = tmp_path / "prefix"
+    subprocess.run([sys.executable, "-m", "dockernb.kernel", "install", "--prefix", str(prefix)],
+                   capture_output=True, check=True)  # fmt: skip
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share/jupyter"))
+    with ServedApi(root=root_dir, env=images_env) as served:
+        monkeypatch.setenv("DOCKER_HOST", served.docker_host)  # the kernel's whole environment: no DOCKERNB_ROOT
+        km, kc = start_new_kernel(kernel_name="dockernb", cwd=str(tmp_path))
+        try:
+            status, outs = run(kc, "docker run -d --name kremote busybox sleep 300 >/dev/null && "
+                                   "docker ps --format '{{.Names}} {{.Image}}' && docker exec kremote echo in-it && "
+                                   "docker rm -f kremote")  # fmt: skip
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel()
+        assert (status, outs) == ("ok", [("stdout", "kremote busybox\nin-it\nkremote\n")])
+        with docker.APIClient(base_url=served.docker_host) as api:  # it was the served engine's
+            assert api.containers(all=True) == []
+            assert any("busybox:latest" in (i.get("RepoTags") or []) for i in api.images())
