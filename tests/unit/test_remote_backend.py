@@ -61,7 +61,8 @@ def _run(engine: RemoteEngine, *argv: str) -> tuple[int, str, str]:
     ("argv", "what"),
     [(["top", "web"], "top"), (["build", "."], "build"), (["run", "-it", "busybox"], "run -it"),
      (["run", "--privileged", "busybox"], "run --privileged"), (["exec", "-it", "web", "sh"], "exec -it"),
-     (["container", "inspect", "-s", "web"], "container inspect --size")],
+     (["container", "inspect", "-s", "web"], "container inspect --size"), (["start", "-a", "web"], "start -a"),
+     (["create", "--init", "busybox"], "create --init"), (["version"], "version")],
 )  # fmt: skip
 def test_what_is_not_served_remotely_says_so(tmp_path: pytest.TempPathFactory, argv: list[str], what: str) -> None:
     engine = RemoteEngine(f"unix://{tmp_path}/absent.sock", lazy=True)  # refused before any request

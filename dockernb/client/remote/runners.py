@@ -26,7 +26,7 @@ SHARED = frozenset({
     "ps", "container ls", "container list", "container ps", "images", "image ls", "image list", "pull",
     "image pull", "logs", "container logs", "stop", "container stop", "restart", "container restart", "kill",
     "container kill", "wait", "container wait", "rm", "container rm", "rmi", "image rm", "tag", "image tag",
-    "inspect", "container inspect", "image inspect", "version",
+    "inspect", "container inspect", "image inspect", "start", "container start",
 })  # fmt: skip
 
 #: the ``run``/``create`` options the remote runner passes on (argparse dests)
@@ -44,13 +44,23 @@ def remote_runner(verb: str) -> Runner:
         except Unavailable as err:
             ctx.eprint(str(err))  # docker's "Cannot connect to the Docker daemon at ...", exit code 1
             return 1
+        except DockernbError:
+            raise  # dispatch prints it as the CLI does
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            # an answer this backend did not expect (another engine's JSON): one line, not a traceback
+            ctx.eprint(f"Error: unexpected answer from the engine at {_url(ctx)} to {verb}: {err!r}")
+            return 1
 
     return run_remote
 
 
+def _url(ctx: Context) -> str:
+    return str(getattr(ctx._engine, "url", "?"))
+
+
 def _pick(verb: str) -> Runner:
     if verb in ("run", "container run", "create", "container create"):
-        return run
+        return lambda ns, ctx: run(ns, ctx, verb)
     if verb in ("exec", "container exec"):
         return exec_
     if verb in SHARED:
@@ -72,6 +82,9 @@ def _guarded(verb: str, shared: Runner) -> Runner:
     def run_shared(ns: argparse.Namespace, ctx: Context) -> int:
         if verb in ("inspect", "container inspect") and getattr(ns, "size", False):
             ctx.eprint(str(not_remote(f"{verb} --size")))
+            return 1
+        if verb in ("start", "container start") and (ns.attach or ns.interactive):
+            ctx.eprint(str(not_remote(f"{verb} -a")))
             return 1
         return shared(ns, ctx)
 
@@ -105,9 +118,8 @@ def _ports(specs: list[str]) -> tuple[list[Any], dict[str, Any]]:
     return exposed, bindings
 
 
-def run(ns: argparse.Namespace, ctx: Context) -> int:
+def run(ns: argparse.Namespace, ctx: Context, verb: str = "run") -> int:
     """``run``/``create``: create (pulling a missing image, docker's words), start, then the id or the output."""
-    verb = str(getattr(ns, "_verb", "run"))
     creating = verb.endswith("create")
     odd = _unsupported_flags("create" if creating else "run", ns)
     if odd:
