@@ -219,8 +219,8 @@ def test_docker_kernel_follows_docker_host(tmp_path: Path, root_dir: Path, image
             status, outs = run(kc, "docker run -d --name kremote busybox sleep 300 >/dev/null && "
                                    "docker ps --format '{{.Names}} {{.Image}}' && docker exec kremote echo in-it && "
                                    "docker restart -t 0 kremote && docker create --name kmade busybox echo made "
-                                   ">/dev/null && docker start kmade && docker wait kmade && docker logs kmade | cat && "
-                                   "docker rm -f kremote kmade")  # fmt: skip
+                                   ">/dev/null && docker start kmade && docker wait kmade && "
+                                   "docker logs kmade | cat && docker rm -f kremote kmade")  # fmt: skip
         finally:
             kc.stop_channels()
             km.shutdown_kernel()
