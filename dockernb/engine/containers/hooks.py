@@ -111,7 +111,10 @@ class EngineHooks:
                     return
                 release_run(svc, record.id)
         except NoSuchContainer:
-            release_run(svc, record.id)  # removed meanwhile (rm -f): idempotent, as rm's own
+            # removed meanwhile (rm -f): idempotent, as rm's own; unless the whole root went with it
+            # (its remover released everything first), where releasing would recreate the root's skeleton
+            if self.store.layout.root.exists():
+                release_run(svc, record.id)
 
     def remove(self, record: ContainerRecord) -> None:
         with contextlib.suppress(DockernbError):
