@@ -18,6 +18,7 @@ from dockernb.errors import DockernbError, InvalidReference, NoSuchImage, NotFou
 from dockernb.present import images as view
 from dockernb.present.context import Context
 from dockernb.present.gotemplate import TemplateError, render
+from dockernb.present.prompt import confirm
 from dockernb.present.tofile import copy_to_file
 from dockernb.present.units import human_size
 from dockernb.spec.events import LayerStatus
@@ -341,10 +342,7 @@ def image_prune(ns: argparse.Namespace, ctx: Context) -> int:
     if not ns.force:
         warning = ("WARNING! This will remove all images without at least one container associated to them."
                    if ns.all else "WARNING! This will remove all dangling images.")  # fmt: skip
-        ctx.out.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
-        ctx.out.flush()
-        answer = _stdin(ctx).readline().decode(errors="replace").strip().lower()
-        if answer not in ("y", "yes"):
+        if not confirm(ctx, f"{warning}\nAre you sure you want to continue?"):
             ctx.print("Total reclaimed space: 0B")
             return 0
     report = ctx.engine.images.prune(all=ns.all, filters=_filters(ns))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
 from dockernb.errors import DockernbError, NoSuchNetwork
 from dockernb.present.context import Context
 from dockernb.present.gotemplate import Struct, TemplateError
 from dockernb.present.inspected import print_inspected
+from dockernb.present.prompt import confirm
 
 __all__ = ["RUNNERS"]
 
@@ -85,15 +85,10 @@ def rm(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def prune(ns: argparse.Namespace, ctx: Context) -> int:
-    if not ns.force:
-        ctx.out.write("WARNING! This will remove all custom networks not used by at least one container.\n"
-                      "Are you sure you want to continue? [y/N] ")
-        ctx.out.flush()
-        stream = ctx.stdin if ctx.stdin is not None else sys.stdin.buffer
-        answer = stream.readline()
-        text = answer.decode() if isinstance(answer, bytes) else str(answer)
-        if text.strip().lower() not in ("y", "yes"):
-            return 0
+    warning = ("WARNING! This will remove all custom networks not used by at least one container.\n"
+               "Are you sure you want to continue?")
+    if not ns.force and not confirm(ctx, warning):
+        return 0
     removed = ctx.engine.networks.prune()
     if removed:
         ctx.print("Deleted Networks:")

@@ -10,23 +10,13 @@ one); the classic builder's cache is its images, so it goes with them.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
 from dockernb.present.context import Context
+from dockernb.present.prompt import confirm
 from dockernb.present.units import human_size
 
 __all__ = ["RUNNERS"]
-
-
-def _confirm(ctx: Context, warning: str) -> bool:
-    """docker's PromptForConfirmation: ``warning [y/N] `` on stdout, a line read, true only for y."""
-    ctx.out.write(f"{warning} [y/N] ")
-    ctx.out.flush()
-    stream = ctx.stdin if ctx.stdin is not None else sys.stdin.buffer
-    answer = stream.readline()
-    text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
-    return text.strip().lower() == "y"
 
 
 def _filters(ns: argparse.Namespace) -> dict[str, list[str]]:
@@ -47,7 +37,7 @@ def container_prune(ns: argparse.Namespace, ctx: Context) -> int:
     filters = _filters(ns)
     space, output = 0, ""
     warning = "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?"
-    if ns.force or _confirm(ctx, warning):
+    if ns.force or confirm(ctx, warning):
         space, output = _prune_containers(ctx, filters)
     if output:
         ctx.print(output)
@@ -71,7 +61,7 @@ def system_prune(ns: argparse.Namespace, ctx: Context) -> int:
             warnings.append("Elements to be pruned will be filtered with:")
             warnings += [f"{k}={v}" for k, values in filters.items() for v in values]
         text = "WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in warnings)
-        if not _confirm(ctx, text + "\nAre you sure you want to continue?"):
+        if not confirm(ctx, text + "\nAre you sure you want to continue?"):
             return 0
     engine = ctx.engine
     total = 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
 from dockernb.errors import DockernbError, NoSuchVolume
 from dockernb.present.context import Context
 from dockernb.present.gotemplate import Struct, TemplateError
 from dockernb.present.inspected import print_inspected
+from dockernb.present.prompt import confirm
 from dockernb.present.units import human_size
 
 __all__ = ["RUNNERS"]
@@ -84,15 +84,10 @@ def rm(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def prune(ns: argparse.Namespace, ctx: Context) -> int:
-    if not ns.force:
-        ctx.out.write("WARNING! This will remove all local volumes not used by at least one container.\n"
-                      "Are you sure you want to continue? [y/N] ")
-        ctx.out.flush()
-        stream = ctx.stdin if ctx.stdin is not None else sys.stdin.buffer
-        answer = stream.readline()
-        text = answer.decode() if isinstance(answer, bytes) else str(answer)
-        if text.strip().lower() not in ("y", "yes"):
-            return 0
+    warning = ("WARNING! This will remove all local volumes not used by at least one container.\n"
+               "Are you sure you want to continue?")
+    if not ns.force and not confirm(ctx, warning):
+        return 0
     report = ctx.engine.volumes.prune(filters=_filters(ns))
     if report.deleted:
         ctx.print("Deleted Volumes:")
