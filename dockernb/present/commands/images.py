@@ -17,6 +17,7 @@ from typing import IO, Any, BinaryIO
 from dockernb.errors import DockernbError, InvalidReference, NoSuchImage, NotFound
 from dockernb.present import images as view
 from dockernb.present.context import Context
+from dockernb.present.flagvalues import filters_of
 from dockernb.present.gotemplate import TemplateError, render
 from dockernb.present.prompt import confirm
 from dockernb.present.tofile import copy_to_file
@@ -30,13 +31,6 @@ _UNENCRYPTED = """WARNING! Your password will be stored unencrypted in {}.
 Configure a credential helper to remove this warning. See
 https://docs.docker.com/engine/reference/commandline/login/#credentials-store
 """
-
-
-def _filters(ns: argparse.Namespace) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in ns.filters:
-        out.setdefault(name, []).append(value)
-    return out
 
 
 def _print_table(ctx: Context, fmt: str, rows: list[Any], headers: dict[str, str]) -> int:
@@ -146,7 +140,7 @@ def logout(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def images(ns: argparse.Namespace, ctx: Context) -> int:
-    filters = _filters(ns)
+    filters = filters_of(ns)
     if ns.args:
         filters.setdefault("reference", []).append(ns.args[0])
     found = ctx.engine.images.list(all=ns.all, filters=filters)
@@ -345,7 +339,7 @@ def image_prune(ns: argparse.Namespace, ctx: Context) -> int:
         if not confirm(ctx, f"{warning}\nAre you sure you want to continue?"):
             ctx.print("Total reclaimed space: 0B")
             return 0
-    report = ctx.engine.images.prune(all=ns.all, filters=_filters(ns))
+    report = ctx.engine.images.prune(all=ns.all, filters=filters_of(ns))
     if report.deleted:
         lines = ["Deleted Images:"]
         for item in report.deleted:

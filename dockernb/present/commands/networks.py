@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from dockernb.errors import DockernbError, NoSuchNetwork
 from dockernb.present.context import Context
+from dockernb.present.flagvalues import filters_of, key_values
 from dockernb.present.gotemplate import Struct, TemplateError
 from dockernb.present.inspected import print_inspected
 from dockernb.present.prompt import confirm
@@ -15,17 +16,6 @@ __all__ = ["RUNNERS"]
 
 _HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
             "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
-
-
-def _kv(items: list[str]) -> dict[str, str]:
-    return {k: v for k, _, v in (i.partition("=") for i in items)}
-
-
-def _filters(ns: argparse.Namespace) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in ns.filters:
-        out.setdefault(name, []).append(value)
-    return out
 
 
 def create(ns: argparse.Namespace, ctx: Context) -> int:
@@ -37,7 +27,7 @@ def create(ns: argparse.Namespace, ctx: Context) -> int:
         return 1
     net = ctx.engine.networks.create(ns.args[0], driver=ns.driver, subnet=(ns.subnet or [""])[0],
                                      gateway=(ns.gateway or [""])[0], internal=ns.internal,
-                                     attachable=ns.attachable, labels=_kv(ns.label), options=_kv(ns.opt))
+                                     attachable=ns.attachable, labels=key_values(ns.label), options=key_values(ns.opt))
     ctx.print(net.id)
     return 0
 
@@ -45,7 +35,7 @@ def create(ns: argparse.Namespace, ctx: Context) -> int:
 def ls(ns: argparse.Namespace, ctx: Context) -> int:
     from dockernb.present.images import format_table
 
-    nets = ctx.engine.networks.list(filters=_filters(ns))
+    nets = ctx.engine.networks.list(filters=filters_of(ns))
     fmt = ns.format or "table"
     if fmt == "table":
         fmt = "{{.ID}}" if ns.quiet else "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"

@@ -13,17 +13,11 @@ import argparse
 from collections.abc import Callable
 
 from dockernb.present.context import Context
+from dockernb.present.flagvalues import filters_of
 from dockernb.present.prompt import confirm
 from dockernb.present.units import human_size
 
 __all__ = ["RUNNERS"]
-
-
-def _filters(ns: argparse.Namespace) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in ns.filters:
-        out.setdefault(name, []).append(value)
-    return out
 
 
 def _prune_containers(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
@@ -34,7 +28,7 @@ def _prune_containers(ctx: Context, filters: dict[str, list[str]]) -> tuple[int,
 
 
 def container_prune(ns: argparse.Namespace, ctx: Context) -> int:
-    filters = _filters(ns)
+    filters = filters_of(ns)
     space, output = 0, ""
     warning = "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?"
     if ns.force or confirm(ctx, warning):
@@ -46,7 +40,7 @@ def container_prune(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def system_prune(ns: argparse.Namespace, ctx: Context) -> int:
-    filters = _filters(ns)
+    filters = filters_of(ns)
     if ns.volumes and "until" in filters:
         ctx.eprint('ERROR: The "until" filter is not supported with "--volumes"')
         return 1

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from dockernb.errors import DockernbError, NoSuchVolume
 from dockernb.present.context import Context
+from dockernb.present.flagvalues import filters_of, key_values
 from dockernb.present.gotemplate import Struct, TemplateError
 from dockernb.present.inspected import print_inspected
 from dockernb.present.prompt import confirm
@@ -18,23 +19,12 @@ _HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT
             "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE"}
 
 
-def _kv(items: list[str]) -> dict[str, str]:
-    return {k: v for k, _, v in (i.partition("=") for i in items)}
-
-
-def _filters(ns: argparse.Namespace) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in ns.filters:
-        out.setdefault(name, []).append(value)
-    return out
-
-
 def create(ns: argparse.Namespace, ctx: Context) -> int:
     name = ns.args[0] if ns.args else ns.name
     if ns.args and ns.name and ns.name != ns.args[0]:
         ctx.eprint("Conflicting options: either specify --name or provide positional arg, not both")
         return 1
-    rec = ctx.engine.volumes.create(name, driver=ns.driver, labels=_kv(ns.label), options=_kv(ns.opt))
+    rec = ctx.engine.volumes.create(name, driver=ns.driver, labels=key_values(ns.label), options=key_values(ns.opt))
     ctx.print(rec.name)
     return 0
 
@@ -42,7 +32,7 @@ def create(ns: argparse.Namespace, ctx: Context) -> int:
 def ls(ns: argparse.Namespace, ctx: Context) -> int:
     from dockernb.present.images import format_table
 
-    vols = ctx.engine.volumes.list(filters=_filters(ns))
+    vols = ctx.engine.volumes.list(filters=filters_of(ns))
     fmt = ns.format or "table"
     if fmt == "table":
         fmt = "{{.Name}}" if ns.quiet else "table {{.Driver}}\t{{.Name}}"
@@ -88,7 +78,7 @@ def prune(ns: argparse.Namespace, ctx: Context) -> int:
                "Are you sure you want to continue?")
     if not ns.force and not confirm(ctx, warning):
         return 0
-    report = ctx.engine.volumes.prune(filters=_filters(ns))
+    report = ctx.engine.volumes.prune(filters=filters_of(ns))
     if report.deleted:
         ctx.print("Deleted Volumes:")
         for name in report.deleted:
